@@ -1,0 +1,1 @@
+"""Alert sources: webhooks that turn vendor payloads into one `Alert` model."""

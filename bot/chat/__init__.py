@@ -1,0 +1,1 @@
+"""Chat: one message model and one port, with an adapter folder per platform."""

@@ -1,0 +1,99 @@
+"""incident-bot: a ChatOps incident bot for data pipelines."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+
+from bot.errors import ConfigError
+from bot.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+config_app = typer.Typer(no_args_is_help=True, help="Inspect and generate configuration.")
+app.add_typer(config_app, name="config")
+
+
+def _load_settings(**overrides: object) -> Settings:
+    settings = Settings()
+    changes = {name: value for name, value in overrides.items() if value is not None}
+    return settings.model_copy(update=changes) if changes else settings
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind to.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve webhooks, Slack, the console, /healthz, /readyz and /metrics."""
+    settings = _load_settings(host=host, port=port)
+    _run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    from bot.app import create_app
+    from bot.logs import configure_logging
+    from bot.runtime import open_runtime
+
+    configure_logging(settings)
+    async with open_runtime(settings) as runtime:
+        config = uvicorn.Config(
+            create_app(runtime), host=settings.host, port=settings.port, log_config=None
+        )
+        server = uvicorn.Server(config)
+        typer.echo(f"incident-bot console: {settings.base_url}/console", err=True)
+        await server.serve()
+
+
+@app.command()
+def worker() -> None:
+    """Run background jobs in this process (with WORKERS=external and a shared REDIS_URL)."""
+    _run(_work(Settings()))
+
+
+async def _work(settings: Settings) -> None:
+    from bot.logs import configure_logging
+    from bot.runtime import open_runtime
+    from bot.worker import build_worker
+
+    configure_logging(settings)
+    async with open_runtime(settings) as runtime:
+        job_worker = build_worker(runtime)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        task = asyncio.create_task(job_worker.start())
+        await stop.wait()
+        await job_worker.stop()
+        task.cancel()
+
+
+@config_app.command("env-example")
+def env_example(
+    output: Annotated[Path, typer.Option(help="File to write.")] = Path(".env.example"),
+) -> None:
+    """Write .env.example from the settings model."""
+    from bot.envfile import write_env_example
+
+    write_env_example(output)
+    typer.echo(f"wrote {output}")
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        asyncio.run(main)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:
+    app()

