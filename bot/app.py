@@ -6,7 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -18,7 +18,8 @@ from bot.alerts.samples import SAMPLE_KINDS, sample_alert
 from bot.chat.console.routes import build_console_router
 from bot.errors import ExpectedError
 from bot.runtime import Runtime
-from bot.worker import build_worker
+from bot.tickets.routes import build_jira_router
+from bot.worker import build_worker, stop_worker
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +36,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         try:
             yield
         finally:
-            if worker and task:
-                await worker.stop()
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
+            if task:
+                await stop_worker(task)
 
     app = FastAPI(title="incident-bot", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
@@ -52,6 +50,15 @@ def create_app(runtime: Runtime) -> FastAPI:
             ingest=runtime.ingest,
             sns_verifier=runtime.sns_verifier,
             http=runtime.http,
+        )
+    )
+
+    app.include_router(
+        build_jira_router(
+            settings=settings,
+            store=runtime.store,
+            tickets=runtime.tickets,
+            request_sync=runtime.jobs.request_sync,
         )
     )
 
@@ -82,12 +89,14 @@ def create_app(runtime: Runtime) -> FastAPI:
 
 
 def _add_slack_route(app: FastAPI, runtime: Runtime) -> None:
+    from bot.chat.slack.adapter import SlackChat
     from bot.chat.slack.bolt import build_slack_app
 
     handler = build_slack_app(
         runtime.settings,
         on_command=runtime.commands.handle_command,
         on_click=runtime.commands.handle_click,
+        chat=runtime.chat if isinstance(runtime.chat, SlackChat) else None,
     )
 
     @app.post("/slack/events", include_in_schema=False)

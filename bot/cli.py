@@ -12,11 +12,18 @@ import typer
 import uvicorn
 
 from bot.errors import ConfigError
+from bot.eval.cli import eval_app
+from bot.runbooks.cli import runbooks_app
 from bot.settings import Settings
+from bot.tickets.cli import outbox_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 config_app = typer.Typer(no_args_is_help=True, help="Inspect and generate configuration.")
 app.add_typer(config_app, name="config")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(runbooks_app, name="runbooks")
+# Unnamed: its one command, `eval`, sits at the top level.
+app.add_typer(eval_app)
 
 
 def _load_settings(**overrides: object) -> Settings:
@@ -59,7 +66,7 @@ def worker() -> None:
 async def _work(settings: Settings) -> None:
     from bot.logs import configure_logging
     from bot.runtime import open_runtime
-    from bot.worker import build_worker
+    from bot.worker import build_worker, stop_worker
 
     configure_logging(settings)
     async with open_runtime(settings) as runtime:
@@ -70,8 +77,7 @@ async def _work(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         task = asyncio.create_task(job_worker.start())
         await stop.wait()
-        await job_worker.stop()
-        task.cancel()
+        await stop_worker(task)
 
 
 @config_app.command("env-example")

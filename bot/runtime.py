@@ -22,6 +22,7 @@ from bot.incidents.routing import Routing, load_routing
 from bot.incidents.store import IncidentStore
 from bot.settings import Settings
 from bot.state import open_redis
+from bot.tickets.service import TicketService, build_ticket_service
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,9 @@ RETRIES = {"retries": 30, "retry_delay": 1.0, "retry_backoff": 300.0, "timeout":
 class Jobs:
     """Queues the bot's background jobs on saq."""
 
-    def __init__(self, queue: RedisQueue) -> None:
+    def __init__(self, queue: RedisQueue, *, sync_tickets: bool = False) -> None:
         self.queue = queue
+        self.sync_tickets = sync_tickets
 
     async def enqueue_alert(self, alert: Alert) -> None:
         await self.queue.enqueue(
@@ -48,6 +50,8 @@ class Jobs:
 
     async def request_sync(self, incident_id: str) -> None:
         await self.queue.enqueue("sync_thread", incident_id=incident_id, **RETRIES)
+        if self.sync_tickets:
+            await self.queue.enqueue("sync_ticket", incident_id=incident_id, **RETRIES)
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Runtime:
     ingest: Ingest
     commands: IncidentCommands
     sns_verifier: SnsVerifier
+    tickets: TicketService | None = None
 
 
 @asynccontextmanager
@@ -82,7 +87,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             dedup_ttl_seconds=settings.dedup_ttl_seconds,
         )
         console = ConsoleChat(redis)
-        jobs = Jobs(queue)
+        jobs = Jobs(queue, sync_tickets=bool(settings.jira_url))
         runtime = Runtime(
             settings=settings,
             redis=redis,
@@ -100,6 +105,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             ),
             commands=IncidentCommands(store=store, request_sync=jobs.request_sync),
             sns_verifier=SnsVerifier(http_timeout=settings.http_timeout_seconds),
+            tickets=build_ticket_service(settings, routing=routing, redis=redis),
         )
         if not settings.jira_url:
             logger.info("jira sync is off: JIRA_URL is not set")
@@ -111,10 +117,10 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 def build_chat(settings: Settings, console: ConsoleChat) -> ChatPort:
     if settings.slack_bot_token.get_secret_value():
-        from bot.chat.slack.adapter import SlackChat
+        from bot.chat.slack.adapter import create_slack_chat
 
         logger.info("chat surface: slack")
-        return SlackChat(settings)
+        return create_slack_chat(settings)
     logger.info("chat surface: local console")
     return console
 

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
         "separate `incident-bot worker` processes.",
     )
     worker_concurrency: int = Field(10, description="Jobs one worker process runs at once.")
+    worker_shutdown_grace_seconds: int = Field(
+        5,
+        description="On shutdown, how long running jobs may finish before they are cancelled "
+        "(a cancelled job is retried later).",
+    )
     dedup_ttl_seconds: int = Field(
         86_400, description="How long a delivery id is remembered to drop redeliveries."
     )
@@ -109,7 +114,36 @@ class Settings(BaseSettings):
     jira_project: str = Field("OPS", description="Default Jira project key for incident issues.")
     jira_issue_type: str = Field("Incident", description="Default Jira issue type.")
     jira_webhook_secret: SecretStr = Field(
-        SecretStr(""), description="Shared secret Jira's webhook presents."
+        SecretStr(""),
+        description="Shared secret Jira's webhook presents: `?secret=` in its URL, the "
+        "X-Incident-Bot-Secret header, or the X-Hub-Signature of a Cloud admin webhook; empty "
+        "refuses every Jira webhook.",
+    )
+    jira_deployment: Literal["auto", "cloud", "server"] = Field(
+        "auto",
+        description="cloud (REST v3, Atlassian Document Format), server for Server and Data "
+        "Center (REST v2, wiki markup), or auto to ask Jira's serverInfo.",
+    )
+    jira_transitions: str = Field(
+        "remediating=In Progress,resolved=Done,triggered=To Do",
+        description="Comma-separated state=transition pairs: the Jira transition (its name, or "
+        "the status it leads to) applied when an incident enters that state; triggered is a "
+        "reopen after a re-trigger.",
+    )
+    jira_priorities: str = Field(
+        "critical=Highest,high=High,medium=Medium,low=Low,info=Lowest",
+        description="Comma-separated severity=priority pairs for new issues; empty leaves the "
+        "priority to the project's default.",
+    )
+    jira_bot_account: str = Field(
+        "",
+        description="Account id (Cloud) or user name (Server) the bot writes as; Jira webhook "
+        "events it caused are dropped. Empty: learnt from Jira's /myself on the first sync.",
+    )
+    jira_comment_interval_seconds: float = Field(
+        2.0,
+        description="Shortest time between two comments on one issue; timeline events in "
+        "between are coalesced into one comment (Jira Cloud allows 20 writes per issue in 2 s).",
     )
 
     # Diagnosis

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from contextlib import suppress
 from typing import Any
 
 from saq import CronJob, Worker
+from saq.types import PartialTimersDict
 
 from bot.alerts.models import Alert
 from bot.incidents import flows
 from bot.runtime import Runtime
+from bot.tickets import jobs as ticket_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +49,37 @@ async def sweep(ctx: Any) -> int:
         await runtime.jobs.request_sync(incident_id)
     if behind:
         logger.info("threads behind re-queued", extra={"count": len(behind)})
-    return len(behind)
+    return len(behind) + await ticket_jobs.requeue_lagging_tickets(runtime)
 
 
-def build_worker(runtime: Runtime) -> Worker:
+UPKEEP_TIMERS: PartialTimersDict = {"schedule": 1, "worker_info": 5, "sweep": 5, "abort": 1}
+
+
+def build_worker(runtime: Runtime) -> Worker[Any]:
     async def startup(ctx: Any) -> None:
         ctx["runtime"] = runtime
 
     return Worker(
         runtime.queue,
-        functions=[handle_alert, sync_thread],
+        functions=[handle_alert, sync_thread, ticket_jobs.sync_ticket],
         cron_jobs=[CronJob(sweep, cron="* * * * *", unique=True)],
         concurrency=runtime.settings.worker_concurrency,
+        # A bounded wait lets the worker notice a stop request instead of blocking in Redis.
+        dequeue_timeout=1.0,
+        # Known limit: saq's upkeep loops can swallow a cancellation and then sleep a whole
+        # interval before they notice the stop; short intervals keep shutdown within seconds.
+        timers=UPKEEP_TIMERS,
+        shutdown_grace_period_s=runtime.settings.worker_shutdown_grace_seconds,
         startup=startup,
     )
+
+
+async def stop_worker(task: asyncio.Task[None]) -> None:
+    """Stop a worker by cancelling the task running `Worker.start`.
+
+    Cancelling the start task (rather than calling `Worker.stop` beside it) lets saq's own
+    clean-up run against the stop event it created, even when the worker is still starting.
+    """
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task

@@ -11,7 +11,7 @@ from redis.exceptions import LockError
 from bot.alerts.models import Alert
 from bot.chat.port import ChatPort
 from bot.incidents import messages
-from bot.incidents.models import Incident
+from bot.incidents.models import Event, EventKind, Incident
 from bot.incidents.routing import Routing
 from bot.incidents.states import State
 from bot.incidents.store import IncidentStore, Outcome, Placement
@@ -54,7 +54,8 @@ async def handle_alert(
 
 
 def _with_alert_count(incident: Incident, count: int) -> Incident | None:
-    if incident.alert_count == count:
+    # Counts read by concurrent jobs arrive in any order; the largest is the latest.
+    if incident.alert_count >= count:
         return None
     return incident.model_copy(update={"alert_count": count})
 
@@ -81,6 +82,17 @@ async def sync_thread(
             return
 
 
+def to_batches(events: list[Event]) -> list[list[Event]]:
+    """Group runs of firing alerts into one reply each, so an alert storm is one message."""
+    batches: list[list[Event]] = []
+    for event in events:
+        if batches and event.kind is EventKind.ALERT and batches[-1][-1].kind is EventKind.ALERT:
+            batches[-1].append(event)
+        else:
+            batches.append([event])
+    return batches
+
+
 async def is_behind(incident_id: str, *, store: IncidentStore) -> bool:
     incident = await store.get(incident_id)
     if incident is None:
@@ -103,9 +115,9 @@ async def _drain(incident_id: str, *, store: IncidentStore, chat: ChatPort) -> N
     assert incident.thread is not None
 
     posted, rendered = await store.get_sync(incident_id)
-    for event in await store.get_events(incident_id, posted):
-        await chat.post_reply(thread=incident.thread, message=messages.build_event(event))
-        posted += 1
+    for batch in to_batches(await store.get_events(incident_id, posted)):
+        await chat.post_reply(thread=incident.thread, message=messages.build_events(batch))
+        posted += len(batch)
         await store.set_posted(incident_id, posted)
 
     latest = await store.get(incident_id)

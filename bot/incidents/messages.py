@@ -55,7 +55,7 @@ def build_root(incident: Incident) -> Message:
         facts.append(Fact(label="Resolved by", value=incident.resolved_by))
     tone = Tone.GOOD if incident.state is State.RESOLVED else _SEVERITY_TONES[incident.severity]
     return Message(
-        text=f"{incident.id} {state_label(incident.state)}: {incident.title}",
+        text=f"{state_label(incident.state)} · {incident.severity.value} · from {incident.source}",
         header=f"{incident.id}: {incident.title}",
         tone=tone,
         facts=facts,
@@ -74,6 +74,21 @@ def _root_buttons(incident: Incident) -> list[Button]:
             Button(action="ack", label="Acknowledge", value=incident.id, style=ButtonStyle.PRIMARY),
         )
     return buttons
+
+
+def build_events(events: Sequence[Event]) -> Message:
+    """One reply for a batch of events: a single event, or a run of firing alerts."""
+    if len(events) == 1:
+        return build_event(events[0])
+    lines = [
+        f"{event.text} ({event.actor}, delivery {event.data.get('delivery_id')})"
+        for event in events
+    ]
+    return Message(
+        text=f"{len(events)} more alerts fired",
+        tone=Tone.WARNING,
+        sections=[Section(text="\n".join(lines), preformatted=True)],
+    )
 
 
 def build_event(event: Event) -> Message:

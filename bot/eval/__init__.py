@@ -1,0 +1,1 @@
+"""Scoring the diagnoser on a labelled set of logs: `incident-bot eval`."""

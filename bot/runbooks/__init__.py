@@ -1,0 +1,1 @@
+"""Runbooks: the playbook catalogue, its loader and `incident-bot runbooks lint`."""

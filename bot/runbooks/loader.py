@@ -1,0 +1,134 @@
+"""Read playbooks from folders of YAML files and validate every field.
+
+The built-in catalogue is the repository's top-level `runbooks/` folder. The package ships
+the same files as `bot/runbooks/builtin/`, a symbolic link to that folder in the source tree
+that the wheel build copies as package data, so an installed bot finds them as well.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from bot.errors import ConfigError
+from bot.runbooks import messages
+from bot.runbooks.catalogue import Catalogue
+from bot.runbooks.models import ACTION_KINDS, VERIFICATION_KINDS, Playbook
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Discriminator values pydantic inserts into error locations; a reader wants the field path.
+UNION_TAGS = ACTION_KINDS | VERIFICATION_KINDS
+
+
+@dataclass
+class LoadResult:
+    playbooks: list[Playbook] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)
+
+
+def builtin_runbooks_dir() -> Path:
+    """The folder of built-in playbooks: `<repo>/runbooks`, else the packaged copy."""
+    source_tree = PACKAGE_DIR.parents[1] / "runbooks"
+    if source_tree.is_dir() and any(source_tree.glob("*.yaml")):
+        return source_tree
+    return PACKAGE_DIR / "builtin"
+
+
+def get_runbook_dirs(settings: Settings) -> list[Path]:
+    """The built-in folder followed by the extra folders the settings name."""
+    extra = [Path(item.strip()) for item in settings.runbooks_dirs.split(",") if item.strip()]
+    return [builtin_runbooks_dir(), *extra]
+
+
+def load_catalogue(*paths: Path) -> Catalogue:
+    """Load and validate every playbook under the given folders (or files).
+
+    Raises ConfigError listing each problem as `file: field: message`.
+    """
+    result = get_playbooks(*paths)
+    if result.problems:
+        raise ConfigError(messages.to_load_failed(result.problems))
+    logger.info("runbooks loaded: %d playbooks from %d folders", len(result.playbooks), len(paths))
+    return Catalogue(result.playbooks)
+
+
+def get_playbooks(*paths: Path) -> LoadResult:
+    """Every valid playbook and every problem found, without raising; used by lint."""
+    result = LoadResult(folders=list(paths))
+    first_seen: dict[str, Path] = {}
+    for path in paths:
+        files = to_playbook_files(path, result.problems)
+        for file in files:
+            playbook = get_playbook(file, result.problems)
+            if playbook is None:
+                continue
+            shown = to_shown_path(file)
+            if playbook.id in first_seen:
+                result.problems.append(
+                    messages.to_duplicate_id(shown, playbook.id, first_seen[playbook.id])
+                )
+                continue
+            first_seen[playbook.id] = shown
+            result.playbooks.append(playbook)
+    return result
+
+
+def to_playbook_files(path: Path, problems: list[str]) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        problems.append(messages.to_missing_folder(path))
+        return []
+    files = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+    if not files:
+        problems.append(messages.to_no_playbooks(path))
+    return files
+
+
+def get_playbook(path: Path, problems: list[str]) -> Playbook | None:
+    shown = to_shown_path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(messages.to_unreadable(shown, exc))
+        return None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problems.append(messages.to_yaml_problem(shown, line, str(getattr(exc, "problem", exc))))
+        return None
+    if not isinstance(data, dict):
+        problems.append(messages.to_not_a_mapping(shown))
+        return None
+    try:
+        return Playbook.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(to_problems(shown, exc.errors(include_url=False)))
+        return None
+
+
+def to_problems(path: Path, errors: Iterable[ErrorDetails]) -> list[str]:
+    problems = []
+    for error in errors:
+        parts = [str(part) for part in error["loc"] if part not in UNION_TAGS]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(messages.to_field_problem(path, ".".join(parts), message))
+    return problems
+
+
+def to_shown_path(path: Path) -> Path:
+    """The path relative to the working folder when it lies below it, as people typed it."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
