@@ -10,7 +10,11 @@ stamp="$(sha256sum pyproject.toml | cut -c1-16)-$1"
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$stamp" ]; then
     echo "setting up .venv (first run takes a minute)..." >&2
     "$PYTHON" -m venv .venv
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[$1]"
+    if ! { .venv/bin/python -m pip install --upgrade pip \
+            && .venv/bin/python -m pip install -e ".[$1]"; } > .venv/install.log 2>&1; then
+        tail -n 30 .venv/install.log >&2
+        echo "installing into .venv failed; the whole log is .venv/install.log" >&2
+        exit 1
+    fi
     echo "$stamp" > .venv/.installed
 fi
