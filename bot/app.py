@@ -72,7 +72,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         build_console_router(
             chat=runtime.console,
             settings=settings,
-            on_click=runtime.commands.handle_click,
+            on_click=runtime.clicks.handle_click,
             on_command=runtime.commands.handle_command,
             send_sample=send_sample,
             sample_kinds=SAMPLE_KINDS,
@@ -80,6 +80,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     if settings.slack_bot_token.get_secret_value():
         _add_slack_route(app, runtime)
+    if settings.teams_app_id:
+        _add_teams_route(app, runtime)
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:
@@ -95,7 +97,7 @@ def _add_slack_route(app: FastAPI, runtime: Runtime) -> None:
     handler = build_slack_app(
         runtime.settings,
         on_command=runtime.commands.handle_command,
-        on_click=runtime.commands.handle_click,
+        on_click=runtime.clicks.handle_click,
         chat=runtime.chat if isinstance(runtime.chat, SlackChat) else None,
     )
 
@@ -103,6 +105,19 @@ def _add_slack_route(app: FastAPI, runtime: Runtime) -> None:
     async def handle_slack(request: Request) -> Response:
         response: Response = await handler.handle(request)
         return response
+
+
+def _add_teams_route(app: FastAPI, runtime: Runtime) -> None:
+    from bot.chat.teams.adapter import TeamsChat
+    from bot.chat.teams.app import mount_teams_app
+
+    mount_teams_app(
+        app,
+        runtime.settings,
+        on_command=runtime.commands.handle_command,
+        on_click=runtime.clicks.handle_click,
+        get_token=runtime.chat.get_token if isinstance(runtime.chat, TeamsChat) else None,
+    )
 
 
 def _add_health_routes(app: FastAPI, runtime: Runtime) -> None:

@@ -4,26 +4,37 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
 
+from bot.audit.cli import audit_app
 from bot.errors import ConfigError
 from bot.eval.cli import eval_app
 from bot.runbooks.cli import runbooks_app
 from bot.settings import Settings
 from bot.tickets.cli import outbox_app
+from bot.traces.cli import traces_app
+
+if TYPE_CHECKING:
+    from bot.chat.console.adapter import ConsoleChat
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 config_app = typer.Typer(no_args_is_help=True, help="Inspect and generate configuration.")
 app.add_typer(config_app, name="config")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(runbooks_app, name="runbooks")
+app.add_typer(audit_app, name="audit")
+app.add_typer(traces_app, name="traces")
 # Unnamed: its one command, `eval`, sits at the top level.
 app.add_typer(eval_app)
+# Seconds uvicorn waits for open requests on shutdown before it closes them.
+SHUTDOWN_GRACE_SECONDS = 5
 
 
 def _load_settings(**overrides: object) -> Settings:
@@ -50,11 +61,46 @@ async def _serve(settings: Settings) -> None:
     configure_logging(settings)
     async with open_runtime(settings) as runtime:
         config = uvicorn.Config(
-            create_app(runtime), host=settings.host, port=settings.port, log_config=None
+            create_app(runtime),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
-        server = uvicorn.Server(config)
+        server = ConsoleAwareServer(config, console=runtime.console)
         typer.echo(f"incident-bot console: {settings.base_url}/console", err=True)
-        await server.serve()
+        # uvicorn re-raises the signal that stopped it once it is done; SIGTERM's default
+        # action would then end the process before the runtime saves and stops its Redis.
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            await server.serve()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class ConsoleAwareServer(uvicorn.Server):
+    """A uvicorn server that ends the console's event streams when asked to stop.
+
+    uvicorn waits for every open response before it exits, and a console tab keeps one
+    open for as long as it lives, so without this Ctrl+C hangs while a tab is open.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, console: ConsoleChat) -> None:
+        super().__init__(config)
+        self.console = console
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # The in-process saq worker, started by the app's lifespan, claims SIGINT and SIGTERM
+        # with loop.add_signal_handler; a signal would then stop only the worker and leave
+        # uvicorn serving. Take them back so a signal stops the whole server.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.console.close()
+        super().handle_exit(sig, frame)
 
 
 @app.command()
@@ -103,3 +149,7 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -4,25 +4,36 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 from redis.asyncio import Redis
 from saq.queue.redis import RedisQueue
 
+from bot.actions.service import build_action_runner
 from bot.alerts.cloudwatch import SnsVerifier
 from bot.alerts.models import Alert
 from bot.alerts.service import Ingest
+from bot.approvals.flows import Remediation
+from bot.approvals.policy import get_policy
+from bot.approvals.router import ClickRouter
+from bot.approvals.service import ApprovalService
+from bot.approvals.store import ApprovalStore
+from bot.audit.store import AuditLog
 from bot.chat.console.adapter import ConsoleChat
 from bot.chat.port import ChatPort
+from bot.diagnosis.service import Diagnoser, build_diagnoser
 from bot.errors import ConfigError
 from bot.incidents.commands import IncidentCommands
 from bot.incidents.routing import Routing, load_routing
 from bot.incidents.store import IncidentStore
+from bot.runbooks.catalogue import Catalogue
+from bot.runbooks.loader import get_runbook_dirs, load_catalogue
 from bot.settings import Settings
 from bot.state import open_redis
 from bot.tickets.service import TicketService, build_ticket_service
+from bot.traces.store import TraceRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +42,10 @@ QUEUE_NAME = "incident-bot"
 # Slack or Jira may be down for a while: jobs back off up to five minutes between tries,
 # and the sweeper re-queues whatever still lags behind after that.
 RETRIES = {"retries": 30, "retry_delay": 1.0, "retry_backoff": 300.0, "timeout": 300}
+# A run includes its verification, which polls for as long as the playbook allows (hours), so
+# saq's own timeout is off. A retry after a crash mid-run finds the idempotency key taken and
+# does not act again.
+RUN_OPTIONS = {"retries": 3, "retry_delay": 1.0, "timeout": 0}
 
 
 class Jobs:
@@ -53,6 +68,41 @@ class Jobs:
         if self.sync_tickets:
             await self.queue.enqueue("sync_ticket", incident_id=incident_id, **RETRIES)
 
+    async def request_run(self, request_id: str) -> None:
+        """Queue the run of an approved step; one job per request however often it is asked."""
+        await self.queue.enqueue(
+            "run_action", key=f"run:{request_id}", request_id=request_id, **RUN_OPTIONS
+        )
+
+    async def request_confirm(self, request_id: str, *, succeeded: bool, actor: str) -> None:
+        await self.queue.enqueue(
+            "confirm_action",
+            key=f"confirm:{request_id}",
+            request_id=request_id,
+            succeeded=succeeded,
+            actor=actor,
+            **RUN_OPTIONS,
+        )
+
+    async def request_timer(self, request_id: str, *, at: int) -> None:
+        """Wake `expire_approval` at `at` (epoch seconds); it lives in Redis across restarts."""
+        await self.queue.enqueue(
+            "expire_approval",
+            key=f"approval-timer:{request_id}:{at}",
+            scheduled=at,
+            request_id=request_id,
+            **RETRIES,
+        )
+
+    async def request_diagnosis(self, incident_id: str, alert: Alert) -> None:
+        await self.queue.enqueue(
+            "diagnose_incident",
+            key=f"diagnose:{incident_id}:{alert.source}:{alert.delivery_id}",
+            incident_id=incident_id,
+            alert=alert.model_dump(mode="json"),
+            **RETRIES,
+        )
+
 
 @dataclass
 class Runtime:
@@ -68,17 +118,30 @@ class Runtime:
     ingest: Ingest
     commands: IncidentCommands
     sns_verifier: SnsVerifier
+    catalogue: Catalogue
+    diagnoser: Diagnoser
+    audit: AuditLog
+    traces: TraceRecorder
+    remediation: Remediation
+    clicks: ClickRouter
     tickets: TicketService | None = None
 
 
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """Connect to Redis, build the services, and close them all on exit."""
+    """Connect to Redis, build the services, and close them all on exit.
+
+    Raises ConfigError, naming the file and field, when a playbook, the routing or the
+    approval policy is invalid.
+    """
     check_settings(settings)
     routing = load_routing(settings.routing_file, default_channel=settings.default_channel)
+    catalogue = load_catalogue(*get_runbook_dirs(settings))
+    policy = get_policy(settings)
     async with (
         open_redis(settings) as redis,
         httpx.AsyncClient(timeout=settings.http_timeout_seconds) as http,
+        aclosing(build_diagnoser(settings, catalogue)) as diagnoser,
     ):
         queue = RedisQueue(redis, name=QUEUE_NAME)
         store = IncidentStore(
@@ -88,6 +151,18 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         )
         console = ConsoleChat(redis)
         jobs = Jobs(queue, sync_tickets=bool(settings.jira_url))
+        audit = AuditLog(redis)
+        commands = IncidentCommands(store=store, request_sync=jobs.request_sync)
+        remediation = Remediation(
+            store=store,
+            approvals=ApprovalService(store=ApprovalStore(redis), policy=policy),
+            runner=build_action_runner(settings, http=http, redis=redis),
+            catalogue=catalogue,
+            audit=audit,
+            traces=TraceRecorder(redis),
+            jobs=jobs,
+            oncall_group=settings.oncall_group,
+        )
         runtime = Runtime(
             settings=settings,
             redis=redis,
@@ -95,7 +170,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             jobs=jobs,
             store=store,
             routing=routing,
-            chat=build_chat(settings, console),
+            chat=build_chat(settings, console, routing=routing, http=http),
             console=console,
             http=http,
             ingest=Ingest(
@@ -103,8 +178,14 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 enqueue=jobs.enqueue_alert,
                 dedup_ttl_seconds=settings.dedup_ttl_seconds,
             ),
-            commands=IncidentCommands(store=store, request_sync=jobs.request_sync),
+            commands=commands,
             sns_verifier=SnsVerifier(http_timeout=settings.http_timeout_seconds),
+            catalogue=catalogue,
+            diagnoser=diagnoser,
+            audit=audit,
+            traces=remediation.traces,
+            remediation=remediation,
+            clicks=ClickRouter(remediation=remediation, commands=commands, jobs=jobs),
             tickets=build_ticket_service(settings, routing=routing, redis=redis),
         )
         if not settings.jira_url:
@@ -115,14 +196,35 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             await queue.disconnect()
 
 
-def build_chat(settings: Settings, console: ConsoleChat) -> ChatPort:
-    if settings.slack_bot_token.get_secret_value():
+def build_chat(
+    settings: Settings, console: ConsoleChat, *, routing: Routing, http: httpx.AsyncClient
+) -> ChatPort:
+    """The one chat surface incident threads go to (see CHAT_SURFACE).
+
+    With both Slack and Teams configured, threads go to Slack unless CHAT_SURFACE=teams;
+    the other platform still answers commands and clicks.
+    """
+    surface = to_chat_surface(settings)
+    if surface == "slack":
         from bot.chat.slack.adapter import create_slack_chat
 
         logger.info("chat surface: slack")
         return create_slack_chat(settings)
+    if surface == "teams":
+        from bot.chat.teams.adapter import create_teams_chat
+
+        logger.info("chat surface: teams")
+        return create_teams_chat(settings, http=http, routing=routing)
     logger.info("chat surface: local console")
     return console
+
+
+def to_chat_surface(settings: Settings) -> str:
+    if settings.chat_surface != "auto":
+        return settings.chat_surface
+    if settings.slack_bot_token.get_secret_value():
+        return "slack"
+    return "teams" if settings.teams_app_id else "console"
 
 
 def check_settings(settings: Settings) -> None:
@@ -141,3 +243,9 @@ def check_settings(settings: Settings) -> None:
         settings.slack_signing_secret.get_secret_value()
     ):
         raise ConfigError("SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not; set both.")
+    if settings.teams_app_id and not settings.teams_app_password.get_secret_value():
+        raise ConfigError("TEAMS_APP_ID is set but TEAMS_APP_PASSWORD is not; set both.")
+    if settings.chat_surface == "teams" and not settings.teams_app_id:
+        raise ConfigError("CHAT_SURFACE=teams needs TEAMS_APP_ID and TEAMS_APP_PASSWORD.")
+    if settings.chat_surface == "slack" and not settings.slack_bot_token.get_secret_value():
+        raise ConfigError("CHAT_SURFACE=slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET.")

@@ -97,6 +97,41 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         "https://slack.com/api/", description="Slack Web API base URL (change only for tests)."
     )
+    teams_app_id: str = Field(
+        "",
+        description="Microsoft Teams bot: the Entra app (client) id of its Azure Bot; empty "
+        "disables Teams.",
+    )
+    teams_app_password: SecretStr = Field(
+        SecretStr(""), description="Client secret of the Teams bot's Entra app registration."
+    )
+    teams_tenant_id: str = Field(
+        "",
+        description="Entra tenant id of a single-tenant Teams bot; empty for a multi-tenant one.",
+    )
+    teams_service_url: str = Field(
+        "https://smba.trafficmanager.net/teams/",
+        description="Bot Connector URL new incident cards are posted to; Teams names the "
+        "tenant's regional one as serviceUrl in every activity it sends.",
+    )
+    teams_default_conversation: str = Field(
+        "",
+        description="Teams conversation id (19:...@thread.tacv2) for incidents whose routing "
+        "rule names no teams_conversation.",
+    )
+    teams_cloud: Literal["public", "usgov", "usgovdod", "china"] = Field(
+        "public", description="Azure cloud of the Teams bot (sign-in, token and key endpoints)."
+    )
+    teams_openid_metadata_url: str = Field(
+        "",
+        description="Bot Framework OpenID metadata URL whose keys sign incoming Teams requests; "
+        "empty uses the cloud's (change only for tests).",
+    )
+    chat_surface: Literal["auto", "slack", "teams", "console"] = Field(
+        "auto",
+        description="Where incident threads are posted: auto picks Slack when SLACK_BOT_TOKEN "
+        "is set, else Teams when TEAMS_APP_ID is set, else the local console.",
+    )
     console_token: SecretStr = Field(
         SecretStr(""),
         description="Token the console demands when the bot is bound to a non-loopback address.",
@@ -198,6 +233,43 @@ class Settings(BaseSettings):
     )
     claude_deadline_seconds: float = Field(
         45.0, description="Wall-time limit for one Claude diagnosis, tool calls included."
+    )
+
+    # Approvals
+    approval_policy_file: Path | None = Field(
+        None,
+        description="YAML approval policy: roles and members, who may approve which risk, how "
+        "many approvers, expiry, change freezes (see docs/approvals.md). Unset: nobody may "
+        "approve and the bot only recommends.",
+    )
+    observe_only: bool = Field(
+        False,
+        description="Observe and recommend only: propose remediation but never act, whatever "
+        "the approval policy's mode says.",
+    )
+    oncall_group: str = Field(
+        "",
+        description="Who an escalation mentions in the incident thread: a Slack user group id "
+        "(S0123ABCD) or a handle (@data-oncall); empty mentions only the playbook's team.",
+    )
+
+    # Remediation actions
+    action_http_allowed_hosts: str = Field(
+        "",
+        description="Comma-separated host names an http.call remediation step may reach; a "
+        "step naming any other host is refused before a request is sent.",
+    )
+    action_http_secrets: SecretStr = Field(
+        SecretStr(""),
+        description='JSON object of named secrets, e.g. {"rotation-token": "Bearer ..."}; an '
+        "http.call header whose value is `secret:NAME` is sent with that secret.",
+    )
+    action_poll_interval_seconds: float = Field(
+        5.0, description="How often a verification polls Airflow or an HTTP endpoint."
+    )
+    action_record_ttl_seconds: int = Field(
+        30 * 86_400,
+        description="How long an action's idempotency key and recorded outcome are kept.",
     )
 
     @property

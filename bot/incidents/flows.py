@@ -9,6 +9,8 @@ from redis.asyncio import Redis
 from redis.exceptions import LockError
 
 from bot.alerts.models import Alert
+from bot.audit.models import AuditKind
+from bot.audit.store import AuditLog
 from bot.chat.port import ChatPort
 from bot.incidents import messages
 from bot.incidents.models import Event, EventKind, Incident
@@ -19,38 +21,87 @@ from bot.incidents.store import IncidentStore, Outcome, Placement
 logger = logging.getLogger(__name__)
 
 RequestSync = Callable[[str], Awaitable[None]]
+RequestDiagnosis = Callable[[str, Alert], Awaitable[None]]
 
 
 async def handle_alert(
-    alert: Alert, *, store: IncidentStore, routing: Routing, request_sync: RequestSync
+    alert: Alert,
+    *,
+    store: IncidentStore,
+    routing: Routing,
+    request_sync: RequestSync,
+    request_diagnosis: RequestDiagnosis,
+    audit: AuditLog | None = None,
 ) -> Placement:
     """Open, join, reopen or resolve an incident for one alert, then sync its thread.
+
+    An incident that opens or reopens is queued for diagnosis from this alert. Every alert
+    accepted and every state change goes to `audit`, when given.
 
     Safe to run again for the same alert: the store remembers each delivery.
     """
     route = routing.route(alert)
     placement = await store.place_alert(alert, channel=route.channel or "incidents")
     incident_id = placement.incident_id
+    if audit is not None and not placement.redelivered:
+        data = alert.model_dump(mode="json", include={"delivery_id", "fingerprint", "title"})
+        data["outcome"] = placement.outcome
+        await audit.append(AuditKind.ALERT, actor=alert.source, incident_id=incident_id, data=data)
     if incident_id is None:
         logger.info("recovery for no open incident", extra={"fingerprint": alert.fingerprint})
         return placement
 
     if placement.outcome is Outcome.REOPENED:
-        await store.transition(
-            incident_id, State.TRIGGERED, actor=alert.source, text="re-triggered"
+        await transition_incident(
+            incident_id,
+            State.TRIGGERED,
+            store=store,
+            audit=audit,
+            actor=alert.source,
+            text="re-triggered",
         )
     if placement.outcome in (Outcome.JOINED, Outcome.REOPENED, Outcome.OPENED):
         count = await store.count_alerts(incident_id)
         await store.update(incident_id, lambda incident: _with_alert_count(incident, count))
     if placement.outcome is Outcome.RESOLVING:
-        await store.transition(incident_id, State.RESOLVED, actor=alert.source, text="recovered")
+        await transition_incident(
+            incident_id,
+            State.RESOLVED,
+            store=store,
+            audit=audit,
+            actor=alert.source,
+            text="recovered",
+        )
 
     logger.info(
         "alert placed",
         extra={"incident_id": incident_id, "outcome": placement.outcome, "source": alert.source},
     )
     await request_sync(incident_id)
+    if placement.outcome in (Outcome.OPENED, Outcome.REOPENED):
+        await request_diagnosis(incident_id, alert)
     return placement
+
+
+async def transition_incident(
+    incident_id: str,
+    target: State,
+    *,
+    store: IncidentStore,
+    audit: AuditLog | None,
+    actor: str,
+    text: str = "",
+) -> Incident | None:
+    """Move an incident and audit the change; None when it was already in `target`.
+
+    Raises IllegalTransition when `target` cannot follow the current state.
+    """
+    before = await store.get(incident_id)
+    moved = await store.transition(incident_id, target, actor=actor, text=text)
+    if moved is not None and audit is not None:
+        data = {"from": before.state if before else None, "to": target, "text": text}
+        await audit.append(AuditKind.STATE_CHANGE, actor=actor, incident_id=incident_id, data=data)
+    return moved
 
 
 def _with_alert_count(incident: Incident, count: int) -> Incident | None:

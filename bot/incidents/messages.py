@@ -28,6 +28,12 @@ _SEVERITY_TONES = {
 }
 
 
+# Events whose reply was rendered by their own domain and stored in `data["message"]`.
+PRERENDERED_KINDS = frozenset(
+    {EventKind.DIAGNOSIS, EventKind.APPROVAL, EventKind.ACTION, EventKind.ESCALATION}
+)
+
+
 def state_label(state: State) -> str:
     return _STATE_LABELS[state]
 
@@ -102,6 +108,9 @@ def build_event(event: Event) -> Message:
         text = f"{state_label(State(event.data['from']))} → {state_label(target)} by {event.actor}"
         sections = [Section(text=event.text)] if event.text else []
         return Message(text=text, sections=sections, tone=_state_tone(target))
+    if event.kind in PRERENDERED_KINDS and "message" in event.data:
+        # Rendered once, when made, so every replay of the thread shows the same reply.
+        return Message.model_validate(event.data["message"])
     return Message(text=event.text, context=[f"by {event.actor}"])
 
 
@@ -125,6 +134,28 @@ def _state_tone(state: State) -> Tone:
     if state is State.ESCALATED:
         return Tone.DANGER
     return Tone.NEUTRAL
+
+
+# Why a diagnosis moved the incident, shown under the state change in its thread.
+
+
+def to_diagnosing() -> str:
+    return "Gathering read-only evidence to find the cause."
+
+
+def to_awaiting_approval(playbook_title: str, steps: int) -> str:
+    return f"{playbook_title} proposes {steps} step(s); none runs before it is approved."
+
+
+def to_nothing_to_propose(failure_class: str) -> str:
+    return f"No playbook for {failure_class} has steps to propose; a person needs to act."
+
+
+def to_no_failure_found() -> str:
+    return (
+        "The evidence shows no failure, so the bot proposes nothing and does not escalate. "
+        "Resolve the incident if the alert was a false alarm."
+    )
 
 
 def build_incident_list(incidents: Sequence[Incident]) -> Message:

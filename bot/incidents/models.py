@@ -23,6 +23,9 @@ class EventKind(StrEnum):
     STATE_CHANGED = "state_changed"
     NOTE = "note"
     DIAGNOSIS = "diagnosis"
+    APPROVAL = "approval"
+    ACTION = "action"
+    ESCALATION = "escalation"
 
 
 class Event(BaseModel):

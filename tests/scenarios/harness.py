@@ -53,8 +53,13 @@ class Bot:
 
 
 @asynccontextmanager
-async def start_bot(settings: Settings) -> AsyncIterator[Bot]:
+async def start_bot(
+    settings: Settings, *, prepare: Callable[[Runtime], None] | None = None
+) -> AsyncIterator[Bot]:
+    """Run a whole bot; `prepare` may swap a runtime part (a verifier, a client) before the app."""
     async with open_runtime(settings) as runtime:
+        if prepare is not None:
+            prepare(runtime)
         app = create_app(runtime)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

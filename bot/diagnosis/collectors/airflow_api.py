@@ -1,4 +1,7 @@
-"""A read-only client for Airflow's REST API: version 2 (Airflow 3) and version 1 (Airflow 2).
+"""A client for Airflow's REST API: version 2 (Airflow 3) and version 1 (Airflow 2).
+
+Diagnosis only reads through it; `send_json` is the one door for the approved remediation
+actions in `bot.actions.airflow`, which also read through `get_json`.
 
 Airflow 3 authenticates with a JWT from `POST /auth/token` (or a static token); the JWT is
 cached and fetched again once when a call answers 401. Airflow 2 takes basic auth.
@@ -103,6 +106,37 @@ class AirflowApi:
             else:
                 await _read_streamed_log(response, excerpt, structured=version == "v2")
 
+    async def get_json(self, path: str) -> Any:
+        """GET an API path (relative to `/api/{version}/`) and return its JSON answer.
+
+        Raises CollectorError; a missing resource has kind NOT_FOUND.
+        """
+        return await self._get_json(path)
+
+    async def send_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str | int] | None = None,
+    ) -> Any:
+        """Send a JSON body to an API path; returns the JSON answer, or None when it has none.
+
+        Raises CollectorError for a refusal, a missing resource or any status but 2xx.
+        """
+        opened = self._open(
+            path, accept="application/json", method=method, body=body, params=params
+        )
+        async with opened as response:
+            await response.aread()
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise CollectorError(SYSTEM, FailureKind.BAD_RESPONSE, "not JSON") from exc
+
     async def _detect_version(self) -> ApiVersion:
         for version in ("v2", "v1"):
             url = f"{self._base_url}/api/{version}/version"
@@ -123,16 +157,30 @@ class AirflowApi:
 
     @asynccontextmanager
     async def _open(
-        self, path: str, *, accept: str, params: dict[str, str | int] | None = None
+        self,
+        path: str,
+        *,
+        accept: str,
+        params: dict[str, str | int] | None = None,
+        method: str = "GET",
+        body: Any = None,
     ) -> AsyncIterator[httpx.Response]:
-        """GET an API path, fetching a new JWT once when the cached one is refused."""
+        """Call an API path, fetching a new JWT once when the cached one is refused."""
         version = await self.get_version()
         url = f"{self._base_url}/api/{version}/{path}"
         auth = self._get_basic_auth(version)
+        content = {} if body is None else {"json": body}
         for attempt in (1, 2):
             headers = {"Accept": accept, **await self._get_token_header(refresh=attempt == 2)}
             async with open_call(
-                self._client, "GET", url, system=SYSTEM, params=params, headers=headers, auth=auth
+                self._client,
+                method,
+                url,
+                system=SYSTEM,
+                params=params,
+                headers=headers,
+                auth=auth,
+                **content,
             ) as response:
                 if response.status_code == 401 and attempt == 1 and self._uses_jwt(version):
                     continue

@@ -1,0 +1,1 @@
+"""Slack: Block Kit rendering, the Web API adapter and the Bolt app."""

@@ -1,0 +1,1 @@
+"""Per-incident traces of every step, for review and skill distillation."""

@@ -1,0 +1,437 @@
+"""From a diagnosed Airflow failure to an approved, verified fix, or to the on-call people.
+
+Real Redis; Slack and Airflow are stand-ins reached over real HTTP; clicks are signed
+block_actions sent to /slack/events, through Bolt's real verification.
+"""
+
+import asyncio
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.approvals.models import RequestStatus
+from bot.audit.models import AuditKind
+from bot.audit.store import AUDIT_KEY
+from bot.cli import app as cli_app
+from bot.incidents.states import State
+from bot.traces.models import StepKind
+from tests.fakes.airflow import FakeAirflow, Task, error_event, stack
+from tests.fakes.server import serve_app
+from tests.fakes.slack import build_block_actions, serve_slack, sign_request
+from tests.scenarios.harness import (
+    AIRFLOW_TOKEN,
+    SLACK_SIGNING_SECRET,
+    SLACK_TOKEN,
+    build_settings,
+    start_bot,
+    wait_for,
+)
+
+RUN_ID = "scheduled__2024-12-02T02:00:00+00:00"
+TASK = Task("orders_daily", RUN_ID, "load_orders")
+AIRFLOW_API_TOKEN = "airflow-api-test-token"
+ONCALL = ("U0ONCALL1", "U0ONCALL2")
+LEADS = ("U0LEAD001", "U0LEAD002")
+OUTSIDER = "U0OUTSIDE"
+ONCALL_GROUP = "S0ONCALL1"
+# Errors only the test playbooks below recognise, one per risk level.
+LOW_RISK_ERROR = "WarehouseGremlinError: the gremlin ate the staging rows"
+HIGH_RISK_ERROR = "WarehouseMeltdownError: the staging table melted"
+
+PLAYBOOK = """
+id: {id}
+title: Warehouse {id}
+failure_class: dependency-unavailable
+applies_to: [airflow]
+recognition:
+  patterns:
+    - regex: "{error}"
+      weight: 0.97
+diagnosis: The warehouse misbehaved under {{dag_id}}.
+remediation:
+  - id: clear-task
+    title: Clear the failed task so it runs again
+    action:
+      kind: airflow.clear_task_instances
+      params:
+        dag_id: "{{dag_id}}"
+        dag_run_id: "{{dag_run_id}}"
+        task_ids: ["{{task_id}}"]
+    risk: {risk}
+    verification:
+      kind: airflow.task_instance_state
+      params:
+        dag_id: "{{dag_id}}"
+        dag_run_id: "{{dag_run_id}}"
+        task_id: "{{task_id}}"
+      timeout_seconds: 10
+    rollback:
+      kind: airflow.set_task_instance_state
+      params:
+        dag_id: "{{dag_id}}"
+        dag_run_id: "{{dag_run_id}}"
+        task_id: "{{task_id}}"
+        state: failed
+escalation:
+  team: "@warehouse-team"
+  after_minutes: 30
+"""
+
+POLICY = """
+roles:
+  oncall:
+    members: [{oncall}]
+  leads:
+    members: [{leads}]
+approvals:
+  low:
+    roles: [oncall]
+    open_minutes: {minutes}
+  high:
+    roles: [leads]
+    approvers_needed: 2
+    open_minutes: {minutes}
+"""
+
+
+def write_runbooks(folder):
+    folder.mkdir()
+    for name, error, risk in (
+        ("gremlins", "WarehouseGremlinError", "low"),
+        ("meltdown", "WarehouseMeltdownError", "high"),
+    ):
+        text = PLAYBOOK.format(id=name, error=error, risk=risk)
+        (folder / f"{name}.yaml").write_text(text)
+    return folder
+
+
+def write_policy(path, *, minutes=60):
+    path.write_text(
+        POLICY.format(oncall=", ".join(ONCALL), leads=", ".join(LEADS), minutes=minutes)
+    )
+    return path
+
+
+def callback_body(error):
+    payload = {
+        "dag_id": TASK.dag_id,
+        "task_id": TASK.task_id,
+        "run_id": RUN_ID,
+        "try_number": 2,
+        "state": "failed",
+        "exception": error,
+        "tags": ["service:orders", "team:data-platform"],
+    }
+    return json.dumps(payload).encode()
+
+
+@pytest.fixture
+def airflow():
+    fake = FakeAirflow(version="v2", static_token=AIRFLOW_API_TOKEN)
+    fake.add_task_instance(TASK, try_number=2)
+    fake.add_dag_run(TASK.dag_id, RUN_ID)
+    with serve_app(fake.app) as base_url:
+        fake.base_url = base_url
+        yield fake
+
+
+@pytest.fixture
+def slack():
+    with serve_slack() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def make_settings(redis, redis_url, slack, airflow, tmp_path):
+    runbooks = write_runbooks(tmp_path / "runbooks")
+
+    def make(*, minutes=60, **overrides):
+        fields = {
+            "slack_bot_token": SLACK_TOKEN,
+            "slack_signing_secret": SLACK_SIGNING_SECRET,
+            "slack_api_url": slack.api_url,
+            "airflow_url": airflow.base_url,
+            "airflow_token": AIRFLOW_API_TOKEN,
+            "airflow_api_version": "v2",
+            "runbooks_dirs": str(runbooks),
+            "approval_policy_file": write_policy(tmp_path / "policy.yaml", minutes=minutes),
+            "action_poll_interval_seconds": 0.05,
+            "oncall_group": ONCALL_GROUP,
+        }
+        return build_settings(redis_url, **(fields | overrides))
+
+    return make
+
+
+async def open_incident(bot, airflow, error=LOW_RISK_ERROR):
+    """Post the failure callback and wait for the proposal; returns the incident and request."""
+    airflow.set_log(TASK, 2, [error_event(stack("RuntimeError", error))])
+    headers = {"Authorization": f"Bearer {AIRFLOW_TOKEN}", "Content-Type": "application/json"}
+    response = await bot.client.post(
+        "/webhooks/airflow", content=callback_body(error), headers=headers
+    )
+    assert response.status_code == 202
+    await bot.wait_until_idle()
+    [incident] = await bot.runtime.store.list_recent()
+    events = await bot.runtime.store.get_events(incident.id)
+    [request_id] = [event.data["request_id"] for event in events if "request_id" in event.data]
+    return incident, request_id
+
+
+async def click(bot, slack, incident, *, action, value, user):
+    body = build_block_actions(
+        action=f"incident.{action}",
+        value=value,
+        response_url=slack.response_url(),
+        user=user,
+        channel=incident.thread.channel,
+        message_ts=incident.thread.root_id,
+    )
+    headers = sign_request(body, secret=SLACK_SIGNING_SECRET)
+    response = await bot.client.post("/slack/events", content=body, headers=headers)
+    assert response.status_code == 200
+
+
+async def wait_for_state(bot, incident_id, state, limit=10.0):
+    async def has_state():
+        incident = await bot.runtime.store.get(incident_id)
+        return incident.state is state
+
+    await wait_for(has_state, limit=limit)
+    await bot.wait_until_idle()
+
+
+async def get_audit(bot, kind=None):
+    entries = [entry async for entry in bot.runtime.audit.iterate()]
+    return [entry for entry in entries if kind is None or entry.kind is kind]
+
+
+def clears(airflow):
+    return [request for request in airflow.writes if request.path.endswith("/clearTaskInstances")]
+
+
+def replies_saying(slack, words):
+    return [
+        call
+        for call in slack.calls_to("chat.postMessage")
+        if "thread_ts" in call.params and words in call.params["text"]
+    ]
+
+
+async def test_low_risk_fix_approved_by_one_oncall_member_runs_once_and_resolves(
+    make_settings, slack, airflow
+):
+    async with start_bot(make_settings()) as bot:
+        incident, request_id = await open_incident(bot, airflow)
+        writes_before_click = list(airflow.writes)
+        [proposal] = replies_saying(slack, "Approval needed")
+
+        await click(bot, slack, incident, action="approve", value=request_id, user=ONCALL[0])
+        await wait_for_state(bot, incident.id, State.RESOLVED)
+        request = await bot.runtime.remediation.approvals.get(request_id)
+        kinds = {entry.kind for entry in await get_audit(bot)}
+        trace = await bot.runtime.traces.get_trace(incident.id)
+
+    assert writes_before_click == []
+    assert "incident.approve" in json.dumps(proposal.params)
+    assert request_id in json.dumps(proposal.params)
+    assert [clear.json["dry_run"] for clear in clears(airflow)] == [False]
+    assert request.status is RequestStatus.EXECUTED
+    assert request.approvers == [ONCALL[0]]
+    assert replies_saying(slack, "Fixed and verified")
+    assert {
+        AuditKind.ALERT,
+        AuditKind.DIAGNOSIS,
+        AuditKind.APPROVAL_REQUESTED,
+        AuditKind.CLICK_ALLOWED,
+        AuditKind.APPROVAL_RESOLVED,
+        AuditKind.ACTION_STARTED,
+        AuditKind.ACTION_FINISHED,
+        AuditKind.VERIFICATION,
+        AuditKind.STATE_CHANGE,
+    } <= kinds
+    assert {StepKind.APPROVAL, StepKind.ACTION, StepKind.OUTCOME} <= {
+        step.kind for step in trace.steps
+    }
+
+
+async def test_double_click_and_a_retried_job_run_the_action_once(make_settings, slack, airflow):
+    async with start_bot(make_settings()) as bot:
+        incident, request_id = await open_incident(bot, airflow)
+
+        await asyncio.gather(
+            *(
+                click(bot, slack, incident, action="approve", value=request_id, user=user)
+                for user in (ONCALL[0], ONCALL[0], ONCALL[1])
+            )
+        )
+        await wait_for_state(bot, incident.id, State.RESOLVED)
+        await bot.runtime.queue.enqueue("run_action", request_id=request_id)
+        await bot.wait_until_idle()
+        allowed = await get_audit(bot, AuditKind.CLICK_ALLOWED)
+        refused = await get_audit(bot, AuditKind.CLICK_REFUSED)
+
+    assert len(clears(airflow)) == 1
+    assert len(replies_saying(slack, "Fixed and verified")) == 1
+    assert len(allowed) == 1
+    assert len(refused) == 2
+    assert len(slack.calls_to("chat.postEphemeral")) == 3
+
+
+async def test_outsider_click_is_refused_privately_audited_and_changes_nothing(
+    make_settings, slack, airflow
+):
+    async with start_bot(make_settings()) as bot:
+        incident, request_id = await open_incident(bot, airflow)
+
+        await click(bot, slack, incident, action="approve", value=request_id, user=OUTSIDER)
+        [answer] = await slack.wait_for_calls("chat.postEphemeral")
+        await bot.wait_until_idle()
+        [refused] = await get_audit(bot, AuditKind.CLICK_REFUSED)
+        current = await bot.runtime.store.get(incident.id)
+        request = await bot.runtime.remediation.approvals.get(request_id)
+
+    assert answer.params["user"] == OUTSIDER
+    assert "not allowed to approve" in answer.params["text"]
+    assert refused.actor == OUTSIDER
+    assert refused.data["reason"] == "not-allowed"
+    assert current.state is State.AWAITING_APPROVAL
+    assert request.status is RequestStatus.PENDING
+    assert airflow.writes == []
+
+
+async def test_high_risk_fix_needs_two_distinct_leads(make_settings, slack, airflow):
+    async with start_bot(make_settings()) as bot:
+        incident, request_id = await open_incident(bot, airflow, HIGH_RISK_ERROR)
+
+        for user, answers in ((LEADS[0], 1), (LEADS[0], 2), (ONCALL[0], 3)):
+            await click(bot, slack, incident, action="approve", value=request_id, user=user)
+            await slack.wait_for_calls("chat.postEphemeral", answers)
+        await bot.wait_until_idle()
+        waiting = await bot.runtime.store.get(incident.id)
+        writes_before_second_lead = list(airflow.writes)
+
+        await click(bot, slack, incident, action="approve", value=request_id, user=LEADS[1])
+        await wait_for_state(bot, incident.id, State.RESOLVED)
+        request = await bot.runtime.remediation.approvals.get(request_id)
+
+    answers = [call.params["text"] for call in slack.calls_to("chat.postEphemeral")]
+    assert waiting.state is State.AWAITING_APPROVAL
+    assert writes_before_second_lead == []
+    assert "waiting for 1 more approver" in answers[0]
+    assert "Already approved by you" in answers[1]
+    assert "not allowed to approve high-risk" in answers[2]
+    assert request.approvers == list(LEADS)
+    assert len(clears(airflow)) == 1
+
+
+async def test_failed_verification_rolls_back_and_escalates_to_oncall(
+    make_settings, slack, airflow
+):
+    airflow.outcome = "failed"
+    async with start_bot(make_settings()) as bot:
+        incident, request_id = await open_incident(bot, airflow)
+
+        await click(bot, slack, incident, action="approve", value=request_id, user=ONCALL[0])
+        await wait_for_state(bot, incident.id, State.ESCALATED)
+        kinds = [entry.kind for entry in await get_audit(bot)]
+
+    [rollback] = [request for request in airflow.writes if request.method == "PATCH"]
+    [escalation] = replies_saying(slack, "Escalating to")
+    assert len(clears(airflow)) == 1
+    assert rollback.json["new_state"] == "failed"
+    assert f"<!subteam^{ONCALL_GROUP}>" in escalation.params["text"]
+    assert "@warehouse-team" in escalation.params["text"]
+    assert replies_saying(slack, "Verification failed, rolled back")
+    assert AuditKind.ROLLBACK in kinds
+    assert AuditKind.ESCALATION in kinds
+
+
+async def test_request_nobody_approves_in_time_escalates(make_settings, slack, airflow):
+    async with start_bot(make_settings(minutes=0.03)) as bot:
+        incident, request_id = await open_incident(bot, airflow)
+
+        await wait_for_state(bot, incident.id, State.ESCALATED)
+        request = await bot.runtime.remediation.approvals.get(request_id)
+
+    assert request.status is RequestStatus.EXPIRED
+    assert replies_saying(slack, "Nobody approved")
+    assert replies_saying(slack, "Escalating to")
+    assert airflow.writes == []
+
+
+async def test_escalation_timer_survives_a_restart_of_the_bot(make_settings, slack, airflow):
+    settings = make_settings(minutes=0.1)
+    async with start_bot(settings) as bot:
+        incident, request_id = await open_incident(bot, airflow)
+
+    async with start_bot(settings) as restarted:
+        before = await restarted.runtime.store.get(incident.id)
+        await wait_for_state(restarted, incident.id, State.ESCALATED, limit=15.0)
+        request = await restarted.runtime.remediation.approvals.get(request_id)
+
+    assert before.state is State.AWAITING_APPROVAL
+    assert request.status is RequestStatus.EXPIRED
+    assert replies_saying(slack, "Escalating to")
+
+
+async def test_kill_switch_proposes_without_approve_button_and_refuses_approval(
+    make_settings, slack, airflow
+):
+    async with start_bot(make_settings(observe_only=True)) as bot:
+        incident, request_id = await open_incident(bot, airflow)
+
+        await click(bot, slack, incident, action="approve", value=request_id, user=ONCALL[0])
+        [answer] = await slack.wait_for_calls("chat.postEphemeral")
+        await bot.wait_until_idle()
+        current = await bot.runtime.store.get(incident.id)
+
+    [proposal] = replies_saying(slack, "Approval needed")
+    shown = json.dumps(proposal.params)
+    assert "incident.approve" not in shown
+    assert "OBSERVE_ONLY" in shown
+    assert "observe-only" in answer.params["text"]
+    assert current.state is State.AWAITING_APPROVAL
+    assert airflow.writes == []
+
+
+async def test_kill_switch_turned_on_after_approval_stops_the_queued_run(
+    make_settings, slack, airflow
+):
+    async with start_bot(make_settings()) as bot:
+        incident, request_id = await open_incident(bot, airflow)
+    # Approved while no worker runs, so the run job waits in Redis for the next bot.
+    async with start_bot(make_settings(workers="external")) as bot:
+        await click(bot, slack, incident, action="approve", value=request_id, user=ONCALL[0])
+        await slack.wait_for_calls("chat.postEphemeral")
+        queued = await bot.runtime.queue.count("queued")
+
+    async with start_bot(make_settings(observe_only=True)) as bot:
+        await wait_for_state(bot, incident.id, State.ESCALATED)
+
+    assert queued >= 1
+    assert airflow.writes == []
+    assert replies_saying(slack, "observe-only now")
+
+
+async def test_audit_verify_passes_after_a_run_and_fails_after_an_entry_is_altered(
+    make_settings, slack, airflow, redis, redis_url, monkeypatch
+):
+    async with start_bot(make_settings()) as bot:
+        incident, request_id = await open_incident(bot, airflow)
+        await click(bot, slack, incident, action="approve", value=request_id, user=ONCALL[0])
+        await wait_for_state(bot, incident.id, State.RESOLVED)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    runner = CliRunner()
+
+    intact = await asyncio.to_thread(runner.invoke, cli_app, ["audit", "verify"])
+    entry = json.loads(await redis.lindex(AUDIT_KEY, 2))
+    entry["actor"] = "someone-else"
+    await redis.lset(AUDIT_KEY, 2, json.dumps(entry))
+    broken = await asyncio.to_thread(runner.invoke, cli_app, ["audit", "verify"])
+
+    assert intact.exit_code == 0, intact.output
+    assert broken.exit_code != 0
+    assert "3" in broken.output
+
