@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 from collections.abc import Coroutine
 from pathlib import Path
 from types import FrameType
@@ -88,15 +87,6 @@ class ConsoleAwareServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, *, console: ConsoleChat) -> None:
         super().__init__(config)
         self.console = console
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        # The in-process saq worker, started by the app's lifespan, claims SIGINT and SIGTERM
-        # with loop.add_signal_handler; a signal would then stop only the worker and leave
-        # uvicorn serving. Take them back so a signal stops the whole server.
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.handle_exit, sig, None)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.console.close()

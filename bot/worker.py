@@ -95,7 +95,7 @@ def build_worker(runtime: Runtime) -> Worker[Any]:
     async def startup(ctx: Any) -> None:
         ctx["runtime"] = runtime
 
-    return Worker(
+    worker: Worker[Any] = Worker(
         runtime.queue,
         functions=[
             handle_alert,
@@ -116,6 +116,10 @@ def build_worker(runtime: Runtime) -> Worker[Any]:
         shutdown_grace_period_s=runtime.settings.worker_shutdown_grace_seconds,
         startup=startup,
     )
+    # saq would take SIGINT and SIGTERM for itself and stop only the worker; the entry point
+    # (uvicorn for `serve`, `_work` for `worker`) owns the signals and stops the worker.
+    worker.SIGNALS = []
+    return worker
 
 
 async def stop_worker(task: asyncio.Task[None]) -> None:

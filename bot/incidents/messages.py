@@ -221,6 +221,9 @@ def build_refused_transition(incident: Incident, target: State) -> Message:
 
 
 def build_done(incident: Incident, target: State) -> Message:
+    if target is State.ACKNOWLEDGED and incident.state is not State.ACKNOWLEDGED:
+        text = f"You acknowledged {incident.id}; it stays {state_label(incident.state)}."
+        return Message(text=text, tone=Tone.GOOD)
     return Message(text=f"{incident.id} is now {state_label(target)}.", tone=Tone.GOOD)
 
 
