@@ -13,6 +13,7 @@ import typer
 import uvicorn
 
 from bot.audit.cli import audit_app
+from bot.chaos.cli import chaos_app
 from bot.errors import ConfigError
 from bot.eval.cli import eval_app
 from bot.runbooks.cli import runbooks_app
@@ -30,6 +31,7 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(runbooks_app, name="runbooks")
 app.add_typer(audit_app, name="audit")
 app.add_typer(traces_app, name="traces")
+app.add_typer(chaos_app, name="chaos")
 # Unnamed: its one command, `eval`, sits at the top level.
 app.add_typer(eval_app)
 # Seconds uvicorn waits for open requests on shutdown before it closes them.

@@ -144,14 +144,15 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         aclosing(build_diagnoser(settings, catalogue)) as diagnoser,
     ):
         queue = RedisQueue(redis, name=QUEUE_NAME)
+        audit = AuditLog(redis)
         store = IncidentStore(
             redis,
             reopen_window_seconds=settings.reopen_window_seconds,
             dedup_ttl_seconds=settings.dedup_ttl_seconds,
+            audit=audit,
         )
         console = ConsoleChat(redis)
         jobs = Jobs(queue, sync_tickets=bool(settings.jira_url))
-        audit = AuditLog(redis)
         commands = IncidentCommands(store=store, request_sync=jobs.request_sync)
         remediation = Remediation(
             store=store,

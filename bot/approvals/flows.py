@@ -25,6 +25,7 @@ from bot.alerts.models import Alert
 from bot.approvals import messages
 from bot.approvals.models import ApprovalRequest, RequestStatus
 from bot.approvals.policy import Policy
+from bot.approvals.records import record_outcome, to_request_summary
 from bot.approvals.service import ApprovalService
 from bot.audit.models import AuditKind
 from bot.audit.store import AuditLog
@@ -32,7 +33,6 @@ from bot.chat.models import Message
 from bot.diagnosis.collectors.alert import to_alert_context
 from bot.diagnosis.models import Diagnosis
 from bot.errors import BotError, IllegalTransition
-from bot.incidents.flows import transition_incident
 from bot.incidents.models import Event, EventKind
 from bot.incidents.states import State
 from bot.incidents.store import IncidentStore
@@ -149,8 +149,19 @@ class Remediation:
         return request
 
     async def start(self, request: ApprovalRequest, *, actor: str) -> None:
-        """An approval just settled the request: move the incident on and queue the run."""
-        await self._move(request.incident_id, State.REMEDIATING, actor=actor, text=request.title)
+        """An approval just settled the request: move the incident on and queue the run.
+
+        An incident resolved meanwhile stays resolved, and the step does not run.
+        """
+        try:
+            await self._move(
+                request.incident_id, State.REMEDIATING, actor=actor, text=request.title
+            )
+        except IllegalTransition as exc:
+            logger.info(
+                "approved step not run: %s", exc, extra={"incident_id": request.incident_id}
+            )
+            return
         await self.jobs.request_run(request.id)
         await self.jobs.request_sync(request.incident_id)
 
@@ -203,7 +214,12 @@ class Remediation:
         return str(outcome.status)
 
     async def expire(self, request_id: str) -> str:
-        """The timer of one request: escalate every request that nobody approved in time."""
+        """The timer of one request: escalate every request that nobody approved in time.
+
+        A request whose incident resolved meanwhile is cancelled instead, without a post.
+        """
+        if await self.cancel_if_resolved(request_id) is not None:
+            return "cancelled"
         request = await self.approvals.get(request_id)
         if request is None or not request.is_open:
             return "decided"
@@ -212,6 +228,10 @@ class Remediation:
             # Woken early (clocks differ between hosts): look again when it is due.
             await self.jobs.request_timer(request_id, at=math.ceil(request.expires_at.timestamp()))
             return "early"
+
+        # The sweep below also expires other incidents' due requests; spare the resolved ones.
+        for due_id in await self.approvals.store.list_due(now):
+            await self.cancel_if_resolved(due_id)
         for expired in await self.approvals.expire_due(now):
             await self._post(
                 expired.incident_id, EventKind.APPROVAL, messages.build_expired(expired)
@@ -220,6 +240,29 @@ class Remediation:
             reason = messages.to_expired_reason(expired)
             await self.escalate(expired.incident_id, reason=reason, playbook=self._find(expired))
         return "expired"
+
+    async def cancel_if_resolved(self, request_id: str) -> ApprovalRequest | None:
+        """Cancel an open request whose incident is resolved; returns it when this call did.
+
+        Resolution (a recovery alert, `/incident resolve`) does not reach this flow, so the
+        click and timer paths call this first: a late click is then answered "resolved" and
+        the timer posts nothing.
+        """
+        request = await self.approvals.get(request_id)
+        if request is None or not request.is_open:
+            return None
+        incident = await self.store.get(request.incident_id)
+        if incident is None or incident.is_open:
+            return None
+        cancelled = await self.approvals.cancel(request_id, now=utcnow())
+        if cancelled is not None:
+            logger.info(
+                "approval request %s cancelled: incident resolved",
+                request_id,
+                extra={"incident_id": request.incident_id},
+            )
+            await self.audit_resolved(cancelled, actor=ACTOR)
+        return cancelled
 
     async def escalate(
         self,
@@ -236,7 +279,7 @@ class Remediation:
             logger.info("no escalation: %s", exc, extra={"incident_id": incident_id})
             return False
         team = playbook.escalation.team if playbook else None
-        mentions = [messages.to_mention(name) for name in (self.oncall_group, team) if name]
+        mentions = [messages.to_member(name) for name in (self.oncall_group, team) if name]
         await self._post(
             incident_id, EventKind.ESCALATION, messages.build_escalation(reason, mentions)
         )
@@ -255,7 +298,7 @@ class Remediation:
         if request.status is RequestStatus.APPROVED:
             await self.approvals.mark_executed(request.id, now=utcnow())
         await self._post(incident_id, EventKind.ACTION, messages.build_outcome(request, outcome))
-        await self._record_outcome(request, outcome)
+        await record_outcome(request, outcome, audit=self.audit, traces=self.traces)
         if outcome.status is RunStatus.WAITING:
             await self.jobs.request_sync(incident_id)
             return
@@ -274,42 +317,8 @@ class Remediation:
             )
         await self.jobs.request_sync(incident_id)
 
-    async def _record_outcome(self, request: ApprovalRequest, outcome: RunOutcome) -> None:
-        incident_id = request.incident_id
-        result = outcome.model_dump(mode="json", exclude={"details"})
-        await self.audit.append(
-            AuditKind.ACTION_FINISHED, actor=ACTOR, incident_id=incident_id, data=result
-        )
-        if outcome.verification is not None:
-            verification = outcome.verification.model_dump(mode="json")
-            await self.audit.append(
-                AuditKind.VERIFICATION, actor=ACTOR, incident_id=incident_id, data=verification
-            )
-        if outcome.rollback is not None or outcome.rolled_back:
-            rollback = {"rolled_back": outcome.rolled_back, "error": outcome.error}
-            await self.audit.append(
-                AuditKind.ROLLBACK, actor=ACTOR, incident_id=incident_id, data=rollback
-            )
-        for call in outcome.calls:
-            await self.traces.add_step(
-                incident_id,
-                StepKind.ACTION,
-                f"{call.system} {call.method} {call.path}",
-                output={"outcome": call.outcome, "status": call.status},
-                duration_ms=call.duration_ms,
-            )
-        await self.traces.add_step(
-            incident_id,
-            StepKind.OUTCOME,
-            f"step {request.step_id}",
-            input=to_request_summary(request),
-            output=result | {"details": outcome.details},
-            duration_ms=sum(outcome.durations_ms.values()),
-            error=outcome.error,
-        )
-
     async def audit_resolved(self, request: ApprovalRequest, *, actor: str) -> None:
-        """Audit a request that was just decided: approved, rejected or expired."""
+        """Audit a request that was just decided: approved, rejected, expired or cancelled."""
         data = {"request_id": request.id, "status": request.status, "approvers": request.approvers}
         await self.audit.append(
             AuditKind.APPROVAL_RESOLVED, actor=actor, incident_id=request.incident_id, data=data
@@ -318,9 +327,7 @@ class Remediation:
     async def _move(
         self, incident_id: str, target: State, *, text: str, actor: str = ACTOR
     ) -> None:
-        await transition_incident(
-            incident_id, target, store=self.store, audit=self.audit, actor=actor, text=text
-        )
+        await self.store.transition(incident_id, target, actor=actor, text=text)
 
     async def _post(self, incident_id: str, kind: EventKind, message: Message, **data: Any) -> None:
         event = Event(
@@ -349,16 +356,3 @@ def to_next_step(playbook: Playbook | None, step_id: str) -> RemediationStep | N
     ids = [step.id for step in steps]
     index = ids.index(step_id) + 1 if step_id in ids else len(ids)
     return steps[index] if index < len(steps) else None
-
-
-def to_request_summary(request: ApprovalRequest) -> dict[str, Any]:
-    """The request as the audit log and the trace keep it: what runs, at what risk."""
-    return {
-        "request_id": request.id,
-        "playbook_id": request.playbook_id,
-        "step_id": request.step_id,
-        "risk": request.risk,
-        "attempt": request.attempt,
-        "action": request.action.model_dump(mode="json"),
-        "expires_at": request.expires_at.isoformat(),
-    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -149,6 +148,8 @@ def to_refusal_text(refusal: Refusal, request: ApprovalRequest | None, *, policy
         return f"This request expired at {to_time(request.expires_at)}; nothing will run."
     if reason is RefusalReason.SUPERSEDED:
         return "A newer proposal replaced this request; use the buttons on the latest one."
+    if reason is RefusalReason.RESOLVED:
+        return "This incident is resolved; the request was cancelled and nothing will run."
     if reason is RefusalReason.CLOSED:
         return to_closed_text(request)
     if reason is RefusalReason.ALREADY_APPROVED:
@@ -207,7 +208,6 @@ def to_policy_problems(path: Path, problems: Sequence[tuple[str, str]]) -> str:
 
 CONFIRM_DONE = "done"
 CONFIRM_FAILED = "not-done"
-_SUBTEAM = re.compile(r"^S[A-Z0-9]{2,}$")
 
 
 def build_outcome(request: ApprovalRequest, outcome: RunOutcome) -> Message:
@@ -244,17 +244,19 @@ def to_outcome_label(outcome: RunOutcome) -> str:
     return "Verification failed"
 
 
-def build_escalation(reason: str, mentions: Sequence[str]) -> Message:
-    """The thread reply that calls the on-call people in."""
-    who = " ".join(mentions) or "the on-call group (none is configured: set ONCALL_GROUP)"
-    return Message(text=f"Escalating to {who}: {reason}", tone=Tone.DANGER)
+def build_escalation(reason: str, members: Sequence[str]) -> Message:
+    """The thread reply that calls the on-call people in; each platform renders `mentions`."""
+    if not members:
+        return Message(
+            text=f"Escalating (no on-call group is configured: set ONCALL_GROUP): {reason}",
+            tone=Tone.DANGER,
+        )
+    return Message(text=f"Escalating: {reason}", tone=Tone.DANGER, mentions=list(members))
 
 
-def to_mention(name: str) -> str:
-    """A Slack user group id becomes a group mention; a handle is shown as written."""
-    if _SUBTEAM.fullmatch(name):
-        return f"<!subteam^{name}>"
-    return name if name.startswith("@") else f"@{name}"
+def to_member(name: str) -> str:
+    """A user group id (S…) or a handle as a mention target; `@data-oncall` is `data-oncall`."""
+    return name.removeprefix("@")
 
 
 def to_unknown_reason(summary: str) -> str:

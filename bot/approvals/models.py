@@ -105,6 +105,7 @@ class RefusalReason(StrEnum):
     EXPIRED = "expired"
     SUPERSEDED = "superseded"
     CLOSED = "closed"
+    RESOLVED = "resolved"
     ALREADY_APPROVED = "already-approved"
     ALREADY_ESCALATED = "already-escalated"
     OBSERVE_ONLY = "observe-only"

@@ -153,6 +153,8 @@ class Policy(StrictModel):
             return Refusal(RefusalReason.UNKNOWN_ACTION, click.action)
         if request.status is RequestStatus.SUPERSEDED:
             return Refusal(RefusalReason.SUPERSEDED, click.action)
+        if request.status is RequestStatus.CANCELLED:
+            return Refusal(RefusalReason.RESOLVED, click.action)
         if request.status is RequestStatus.EXPIRED or (
             request.is_open and now >= request.expires_at
         ):

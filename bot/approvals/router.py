@@ -49,6 +49,7 @@ class ClickRouter:
             return await self._handle_incident_click(click)
         if click.action in CONFIRM_ACTIONS:
             return await self._handle_confirm_click(click)
+        await self.remediation.cancel_if_resolved(click.value)
         outcome = await self.remediation.approvals.handle_click(click, now=datetime.now(UTC))
         request = outcome.request
         incident_id = request.incident_id if request else None

@@ -13,8 +13,8 @@ and from the chat wiring, for the approve / reject / escalate buttons:
     # outcome.message goes to the clicker only; act on outcome.kind APPROVED exactly once.
 
 Slack user groups: `Policy` matches `S…` members against `click.user_groups`, which the
-Slack wiring has to fill (from usergroups.users.list, cached) before calling `handle_click`;
-an empty tuple simply means no group membership counts.
+Slack wiring fills (from one cached usergroups.list call, `SlackUserGroups`) before calling
+`handle_click`; an empty tuple simply means no group membership counts.
 """
 
 from __future__ import annotations

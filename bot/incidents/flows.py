@@ -36,7 +36,7 @@ async def handle_alert(
     """Open, join, reopen or resolve an incident for one alert, then sync its thread.
 
     An incident that opens or reopens is queued for diagnosis from this alert. Every alert
-    accepted and every state change goes to `audit`, when given.
+    accepted goes to `audit`, when given; the store audits each state change itself.
 
     Safe to run again for the same alert: the store remembers each delivery.
     """
@@ -52,26 +52,14 @@ async def handle_alert(
         return placement
 
     if placement.outcome is Outcome.REOPENED:
-        await transition_incident(
-            incident_id,
-            State.TRIGGERED,
-            store=store,
-            audit=audit,
-            actor=alert.source,
-            text="re-triggered",
+        await store.transition(
+            incident_id, State.TRIGGERED, actor=alert.source, text="re-triggered"
         )
     if placement.outcome in (Outcome.JOINED, Outcome.REOPENED, Outcome.OPENED):
         count = await store.count_alerts(incident_id)
         await store.update(incident_id, lambda incident: _with_alert_count(incident, count))
     if placement.outcome is Outcome.RESOLVING:
-        await transition_incident(
-            incident_id,
-            State.RESOLVED,
-            store=store,
-            audit=audit,
-            actor=alert.source,
-            text="recovered",
-        )
+        await store.transition(incident_id, State.RESOLVED, actor=alert.source, text="recovered")
 
     logger.info(
         "alert placed",
@@ -81,27 +69,6 @@ async def handle_alert(
     if placement.outcome in (Outcome.OPENED, Outcome.REOPENED):
         await request_diagnosis(incident_id, alert)
     return placement
-
-
-async def transition_incident(
-    incident_id: str,
-    target: State,
-    *,
-    store: IncidentStore,
-    audit: AuditLog | None,
-    actor: str,
-    text: str = "",
-) -> Incident | None:
-    """Move an incident and audit the change; None when it was already in `target`.
-
-    Raises IllegalTransition when `target` cannot follow the current state.
-    """
-    before = await store.get(incident_id)
-    moved = await store.transition(incident_id, target, actor=actor, text=text)
-    if moved is not None and audit is not None:
-        data = {"from": before.state if before else None, "to": target, "text": text}
-        await audit.append(AuditKind.STATE_CHANGE, actor=actor, incident_id=incident_id, data=data)
-    return moved
 
 
 def _with_alert_count(incident: Incident, count: int) -> Incident | None:

@@ -24,6 +24,8 @@ from enum import StrEnum
 from redis.asyncio import Redis
 
 from bot.alerts.models import Alert
+from bot.audit.models import AuditKind
+from bot.audit.store import AuditLog
 from bot.chat.port import ThreadRef
 from bot.incidents.models import Event, EventKind, Incident, utcnow
 from bot.incidents.states import State, check_transition
@@ -111,8 +113,17 @@ class ConcurrentUpdate(Exception):
 class IncidentStore:
     """Reads and writes incidents; every write that must be atomic is one Lua script."""
 
-    def __init__(self, redis: Redis, *, reopen_window_seconds: int, dedup_ttl_seconds: int):
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        reopen_window_seconds: int,
+        dedup_ttl_seconds: int,
+        audit: AuditLog | None = None,
+    ):
         self.redis = redis
+        # Every state change is audited here, in the one place that makes it.
+        self.audit = audit
         self.reopen_window_seconds = reopen_window_seconds
         self.dedup_ttl_seconds = dedup_ttl_seconds
         self._open_or_join = redis.register_script(_OPEN_OR_JOIN)
@@ -199,15 +210,11 @@ class IncidentStore:
             return None
         if target is State.RESOLVED:
             await self._release(incident)
+        states = {"from": moved[0], "to": target}
         await self.append_event(
-            incident_id,
-            Event(
-                kind=EventKind.STATE_CHANGED,
-                actor=actor,
-                text=text,
-                data={"from": moved[0], "to": target},
-            ),
+            incident_id, Event(kind=EventKind.STATE_CHANGED, actor=actor, text=text, data=states)
         )
+        await self._audit_change(incident_id, actor=actor, data={**states, "text": text})
         return incident
 
     async def acknowledge(self, incident_id: str, *, actor: str) -> Incident | None:
@@ -225,10 +232,19 @@ class IncidentStore:
         fields = _state_fields(State.ACKNOWLEDGED, actor)
         del fields["state"]
         acknowledged = await self.update(incident_id, lambda i: i.model_copy(update=fields))
+        await self._audit_change(
+            incident_id, actor=actor, data={"state": incident.state, "acknowledged_by": actor}
+        )
         await self.append_event(
             incident_id, Event(kind=EventKind.NOTE, actor=actor, text=f"acknowledged by {actor}")
         )
         return acknowledged
+
+    async def _audit_change(self, incident_id: str, *, actor: str, data: dict[str, object]) -> None:
+        if self.audit is not None:
+            await self.audit.append(
+                AuditKind.STATE_CHANGE, actor=actor, incident_id=incident_id, data=data
+            )
 
     async def _release(self, incident: Incident) -> None:
         keys = [

@@ -97,6 +97,11 @@ APPROVED_BY_LEAD = {"status": RequestStatus.APPROVED, "approvals": [Vote(user=LE
             "A newer proposal replaced this request; use the buttons on the latest one.",
         ),
         (
+            Refusal(RefusalReason.RESOLVED, "approve"),
+            {"status": RequestStatus.CANCELLED},
+            "This incident is resolved; the request was cancelled and nothing will run.",
+        ),
+        (
             Refusal(RefusalReason.CLOSED, "approve"),
             APPROVED_BY_LEAD,
             "Already approved by U0LEAD1; nothing more is needed.",

@@ -238,7 +238,7 @@ def test_freeze_follows_its_time_zone(tmp_path: Path) -> None:
         ({"status": RequestStatus.SUPERSEDED}, NOW, RefusalReason.SUPERSEDED),
         ({"status": RequestStatus.APPROVED}, NOW, RefusalReason.CLOSED),
         ({"status": RequestStatus.REJECTED}, NOW, RefusalReason.CLOSED),
-        ({"status": RequestStatus.CANCELLED}, NOW, RefusalReason.CLOSED),
+        ({"status": RequestStatus.CANCELLED}, NOW, RefusalReason.RESOLVED),
         ({"status": RequestStatus.EXECUTED}, NOW, RefusalReason.CLOSED),
     ],
 )

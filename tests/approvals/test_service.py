@@ -242,7 +242,7 @@ async def test_mark_executed_only_after_approval_and_only_once(service: Approval
     assert again.executed_at == NOW
 
 
-async def test_cancelled_request_refuses_clicks(service: ApprovalService) -> None:
+async def test_cancelled_request_refuses_clicks_as_resolved(service: ApprovalService) -> None:
     request = await create(service, Risk.LOW)
 
     cancelled = await service.cancel(request.id, now=NOW)
@@ -250,7 +250,9 @@ async def test_cancelled_request_refuses_clicks(service: ApprovalService) -> Non
 
     assert cancelled is not None
     assert cancelled.status is RequestStatus.CANCELLED
-    assert outcome.message.text == "This request was cancelled; nothing will run."
+    assert outcome.refusal is not None
+    assert outcome.refusal.reason is RefusalReason.RESOLVED
+    assert outcome.message.text.startswith("This incident is resolved")
 
 
 async def test_twenty_concurrent_approvals_approve_low_risk_exactly_once(

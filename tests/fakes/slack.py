@@ -91,6 +91,11 @@ class SlackStandIn:
         with self._changed:
             self._faults.extend(Fault(status, error, retry_after) for _ in range(count))
 
+    def add_user_group(self, group_id: str, *, handle: str, users: list[str]) -> None:
+        """Answer usergroups.list with this group; `users` only when `include_users` is set."""
+        with self._changed:
+            self.user_groups.append({"id": group_id, "handle": handle, "users": list(users)})
+
     def calls_to(self, method: str) -> list[SlackCall]:
         with self._changed:
             return [call for call in self.calls if call.method == method]
@@ -176,10 +181,15 @@ class SlackStandIn:
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": self._next_ts()}
         if method == "usergroups.list":
-            return {"ok": True, "usergroups": self.user_groups}
+            return {"ok": True, "usergroups": self._list_user_groups(params)}
         if method == "conversations.info":
             return {"ok": True, "channel": {"id": channel, "name": params.get("channel")}}
         return {"ok": False, "error": "unknown_method"}
+
+    def _list_user_groups(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if str(params.get("include_users", "")).lower() in ("1", "true"):
+            return self.user_groups
+        return [{k: v for k, v in group.items() if k != "users"} for group in self.user_groups]
 
     def _get_channel_id(self, name: str) -> str:
         if not name or (name[0] in "CGD" and name.isupper()):

@@ -114,3 +114,20 @@ async def test_acknowledging_work_in_progress_keeps_its_state(store):
     incident = await store.acknowledge(placement.incident_id, actor="U2")
     assert (incident.state, incident.acknowledged_by) == (State.DIAGNOSING, "U2")
     assert await store.acknowledge(placement.incident_id, actor="U3") is None
+
+
+async def test_every_state_change_is_audited_with_actor(redis):
+    from bot.audit.store import AuditLog
+
+    audit = AuditLog(redis)
+    store = IncidentStore(redis, reopen_window_seconds=0, dedup_ttl_seconds=600, audit=audit)
+    placement = await store.place_alert(make_alert(), channel="c")
+    await store.transition(placement.incident_id, State.DIAGNOSING, actor="incident-bot")
+    await store.acknowledge(placement.incident_id, actor="U7")
+    entries = [entry async for entry in audit.iterate()]
+    assert [(e.kind, e.actor) for e in entries] == [
+        ("state_change", "incident-bot"),
+        ("state_change", "U7"),
+    ]
+    assert entries[0].data["to"] == State.DIAGNOSING
+    assert (await audit.verify()).ok

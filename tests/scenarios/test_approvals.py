@@ -18,7 +18,7 @@ from bot.incidents.states import State
 from bot.traces.models import StepKind
 from tests.fakes.airflow import FakeAirflow, Task, error_event, stack
 from tests.fakes.server import serve_app
-from tests.fakes.slack import build_block_actions, serve_slack, sign_request
+from tests.fakes.slack import build_block_actions, build_slash_command, serve_slack, sign_request
 from tests.scenarios.harness import (
     AIRFLOW_TOKEN,
     SLACK_SIGNING_SECRET,
@@ -78,6 +78,36 @@ escalation:
   after_minutes: 30
 """
 
+HANDOFF_ERROR = "WarehouseHandoffError: the producer must re-publish"
+HANDOFF_PLAYBOOK = """
+id: handoff
+title: Warehouse handoff
+failure_class: missing-input
+applies_to: [airflow]
+recognition:
+  patterns:
+    - regex: "WarehouseHandoffError"
+      weight: 0.97
+diagnosis: The producer has to re-publish for {dag_id}.
+remediation:
+  - id: ask-producer
+    title: Ask the producer to re-publish the input
+    action:
+      kind: manual
+      params:
+        instructions: Ask the producing team to re-publish today's input.
+    risk: low
+    dry_run: false
+    verification:
+      kind: manual
+      params:
+        instructions: The input is there again.
+      timeout_seconds: 600
+escalation:
+  team: "@warehouse-team"
+  after_minutes: 30
+"""
+
 POLICY = """
 roles:
   oncall:
@@ -103,6 +133,7 @@ def write_runbooks(folder):
     ):
         text = PLAYBOOK.format(id=name, error=error, risk=risk)
         (folder / f"{name}.yaml").write_text(text)
+    (folder / "handoff.yaml").write_text(HANDOFF_PLAYBOOK)
     return folder
 
 
@@ -113,13 +144,13 @@ def write_policy(path, *, minutes=60):
     return path
 
 
-def callback_body(error):
+def callback_body(error, *, state="failed"):
     payload = {
         "dag_id": TASK.dag_id,
         "task_id": TASK.task_id,
         "run_id": RUN_ID,
-        "try_number": 2,
-        "state": "failed",
+        "try_number": 2 if state == "failed" else 3,
+        "state": state,
         "exception": error,
         "tags": ["service:orders", "team:data-platform"],
     }
@@ -193,7 +224,7 @@ async def click(bot, slack, incident, *, action, value, user):
     assert response.status_code == 200
 
 
-async def wait_for_state(bot, incident_id, state, limit=10.0):
+async def wait_for_state(bot, incident_id, state, limit=20.0):
     async def has_state():
         incident = await bot.runtime.store.get(incident_id)
         return incident.state is state
@@ -267,6 +298,7 @@ async def test_double_click_and_a_retried_job_run_the_action_once(make_settings,
             )
         )
         await wait_for_state(bot, incident.id, State.RESOLVED)
+        await slack.wait_for_calls("chat.postEphemeral", 3)
         await bot.runtime.queue.enqueue("run_action", request_id=request_id)
         await bot.wait_until_idle()
         allowed = await get_audit(bot, AuditKind.CLICK_ALLOWED)
@@ -276,7 +308,6 @@ async def test_double_click_and_a_retried_job_run_the_action_once(make_settings,
     assert len(replies_saying(slack, "Fixed and verified")) == 1
     assert len(allowed) == 1
     assert len(refused) == 2
-    assert len(slack.calls_to("chat.postEphemeral")) == 3
 
 
 async def test_outsider_click_is_refused_privately_audited_and_changes_nothing(
@@ -338,14 +369,34 @@ async def test_failed_verification_rolls_back_and_escalates_to_oncall(
         kinds = [entry.kind for entry in await get_audit(bot)]
 
     [rollback] = [request for request in airflow.writes if request.method == "PATCH"]
-    [escalation] = replies_saying(slack, "Escalating to")
+    [escalation] = replies_saying(slack, "Escalating")
     assert len(clears(airflow)) == 1
     assert rollback.json["new_state"] == "failed"
     assert f"<!subteam^{ONCALL_GROUP}>" in escalation.params["text"]
     assert "@warehouse-team" in escalation.params["text"]
+    assert "verification failed, rolled back" in escalation.params["text"]
     assert replies_saying(slack, "Verification failed, rolled back")
     assert AuditKind.ROLLBACK in kinds
     assert AuditKind.ESCALATION in kinds
+
+
+async def test_unknown_cause_escalates_with_a_mention_and_an_audit_entry(
+    make_settings, slack, airflow
+):
+    error = "RuntimeError: the frobnicator wobbled"
+    airflow.set_log(TASK, 2, [error_event(stack("RuntimeError", "the frobnicator wobbled"))])
+    async with start_bot(make_settings()) as bot:
+        headers = {"Authorization": f"Bearer {AIRFLOW_TOKEN}", "Content-Type": "application/json"}
+        await bot.client.post("/webhooks/airflow", content=callback_body(error), headers=headers)
+        await bot.wait_until_idle()
+        [incident] = await bot.runtime.store.list_recent()
+        [escalation] = await get_audit(bot, AuditKind.ESCALATION)
+
+    [reply] = replies_saying(slack, "Escalating")
+    assert incident.state is State.ESCALATED
+    assert f"<!subteam^{ONCALL_GROUP}>" in reply.params["text"]
+    assert "the cause is unknown" in escalation.data["reason"]
+    assert airflow.writes == []
 
 
 async def test_request_nobody_approves_in_time_escalates(make_settings, slack, airflow):
@@ -357,7 +408,7 @@ async def test_request_nobody_approves_in_time_escalates(make_settings, slack, a
 
     assert request.status is RequestStatus.EXPIRED
     assert replies_saying(slack, "Nobody approved")
-    assert replies_saying(slack, "Escalating to")
+    assert replies_saying(slack, "Escalating")
     assert airflow.writes == []
 
 
@@ -368,12 +419,48 @@ async def test_escalation_timer_survives_a_restart_of_the_bot(make_settings, sla
 
     async with start_bot(settings) as restarted:
         before = await restarted.runtime.store.get(incident.id)
-        await wait_for_state(restarted, incident.id, State.ESCALATED, limit=15.0)
+        await wait_for_state(restarted, incident.id, State.ESCALATED, limit=25.0)
         request = await restarted.runtime.remediation.approvals.get(request_id)
 
     assert before.state is State.AWAITING_APPROVAL
     assert request.status is RequestStatus.EXPIRED
-    assert replies_saying(slack, "Escalating to")
+    assert replies_saying(slack, "Escalating")
+
+
+@pytest.mark.parametrize(
+    ("answer", "state", "reply"),
+    [
+        ("done", State.RESOLVED, "Fixed and verified"),
+        ("not-done", State.ESCALATED, "Escalating"),
+    ],
+)
+async def test_manual_step_waits_for_a_person_and_follows_their_answer(
+    make_settings, slack, airflow, answer, state, reply
+):
+    async with start_bot(make_settings()) as bot:
+        incident, request_id = await open_incident(bot, airflow, HANDOFF_ERROR)
+        await click(bot, slack, incident, action="approve", value=request_id, user=ONCALL[0])
+        await wait_for(lambda: has_reply(slack, "Waiting for a person"))
+        await bot.wait_until_idle()
+
+        await click(bot, slack, incident, action=answer, value=request_id, user=OUTSIDER)
+        await slack.wait_for_calls("chat.postEphemeral", 2)
+        await bot.wait_until_idle()
+        after_outsider = await bot.runtime.store.get(incident.id)
+        await click(bot, slack, incident, action=answer, value=request_id, user=ONCALL[1])
+        await wait_for_state(bot, incident.id, state)
+
+    [waiting] = replies_saying(slack, "Waiting for a person")
+    refusal = slack.calls_to("chat.postEphemeral")[1]
+    assert f"incident.{answer}" in json.dumps(waiting.params)
+    assert refusal.params["user"] == OUTSIDER
+    assert after_outsider.state is State.REMEDIATING
+    assert replies_saying(slack, reply)
+    assert airflow.writes == []
+
+
+async def has_reply(slack, words):
+    return bool(replies_saying(slack, words))
 
 
 async def test_kill_switch_proposes_without_approve_button_and_refuses_approval(
@@ -433,5 +520,93 @@ async def test_audit_verify_passes_after_a_run_and_fails_after_an_entry_is_alter
 
     assert intact.exit_code == 0, intact.output
     assert broken.exit_code != 0
-    assert "3" in broken.output
+    assert "audit chain broken at seq 3" in broken.output
 
+
+GROUP_MEMBER = "U0INGROUP"
+APPROVER_GROUP = "S0APPROVE"
+GROUP_POLICY = f"""
+roles:
+  oncall:
+    members: [{APPROVER_GROUP}]
+approvals:
+  low:
+    roles: [oncall]
+"""
+
+
+async def test_slack_group_member_may_approve_when_the_role_lists_only_the_group(
+    make_settings, slack, airflow, tmp_path
+):
+    policy = tmp_path / "group-policy.yaml"
+    policy.write_text(GROUP_POLICY)
+    slack.add_user_group(APPROVER_GROUP, handle="approvers", users=[GROUP_MEMBER, "U0OTHER01"])
+    async with start_bot(make_settings(approval_policy_file=policy)) as bot:
+        incident, request_id = await open_incident(bot, airflow)
+
+        await click(bot, slack, incident, action="approve", value=request_id, user=OUTSIDER)
+        [refusal] = await slack.wait_for_calls("chat.postEphemeral")
+        await bot.wait_until_idle()
+        after_outsider = await bot.runtime.remediation.approvals.get(request_id)
+        await click(bot, slack, incident, action="approve", value=request_id, user=GROUP_MEMBER)
+        await wait_for_state(bot, incident.id, State.RESOLVED)
+        request = await bot.runtime.remediation.approvals.get(request_id)
+
+    assert "not allowed to approve" in refusal.params["text"]
+    assert after_outsider.status is RequestStatus.PENDING
+    assert request.approvers == [GROUP_MEMBER]
+    assert len(clears(airflow)) == 1
+    assert len(slack.calls_to("usergroups.list")) == 1
+
+
+async def test_late_click_after_resolve_command_is_answered_resolved_and_runs_nothing(
+    make_settings, slack, airflow
+):
+    async with start_bot(make_settings()) as bot:
+        incident, request_id = await open_incident(bot, airflow)
+        body = build_slash_command(
+            f"resolve {incident.id}", response_url=slack.response_url(), user=ONCALL[1]
+        )
+        headers = sign_request(body, secret=SLACK_SIGNING_SECRET)
+        await bot.client.post("/slack/events", content=body, headers=headers)
+        await wait_for_state(bot, incident.id, State.RESOLVED)
+
+        await click(bot, slack, incident, action="approve", value=request_id, user=ONCALL[0])
+        [answer] = await slack.wait_for_calls("chat.postEphemeral")
+        await bot.wait_until_idle()
+        request = await bot.runtime.remediation.approvals.get(request_id)
+        current = await bot.runtime.store.get(incident.id)
+        [refused] = await get_audit(bot, AuditKind.CLICK_REFUSED)
+
+    assert "This incident is resolved" in answer.params["text"]
+    assert request.status is RequestStatus.CANCELLED
+    assert refused.data["reason"] == "resolved"
+    assert current.state is State.RESOLVED
+    assert airflow.writes == []
+
+
+async def test_recovery_before_expiry_cancels_the_request_without_nobody_approved(
+    make_settings, slack, airflow
+):
+    async with start_bot(make_settings(minutes=0.1)) as bot:
+        incident, request_id = await open_incident(bot, airflow)
+        headers = {"Authorization": f"Bearer {AIRFLOW_TOKEN}", "Content-Type": "application/json"}
+        await bot.client.post(
+            "/webhooks/airflow", content=callback_body("", state="success"), headers=headers
+        )
+        await wait_for_state(bot, incident.id, State.RESOLVED)
+
+        async def is_cancelled():
+            request = await bot.runtime.remediation.approvals.get(request_id)
+            return request.status is RequestStatus.CANCELLED
+
+        await wait_for(is_cancelled, limit=20.0)
+        await bot.wait_until_idle()
+        current = await bot.runtime.store.get(incident.id)
+        resolved = await get_audit(bot, AuditKind.APPROVAL_RESOLVED)
+
+    assert current.state is State.RESOLVED
+    assert not replies_saying(slack, "Nobody approved")
+    assert not replies_saying(slack, "Escalating")
+    assert [entry.data["status"] for entry in resolved] == ["cancelled"]
+    assert airflow.writes == []

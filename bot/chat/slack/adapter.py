@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -43,6 +44,8 @@ HTTP_RETRIES = 2
 FALLBACK_DELAY_SECONDS = 1.0
 # A longer Retry-After is better spent as the job's own retry than holding a worker slot.
 MAX_INLINE_DELAY_SECONDS = 30.0
+# Group membership changes rarely; a minute keeps busy click bursts to one call.
+USER_GROUPS_TTL_SECONDS = 60.0
 
 
 def create_slack_client(
@@ -103,6 +106,7 @@ class SlackChat:
         self._sleep = sleep
         self._channel_ids: dict[str, str] = {}
         self._pending_edits: dict[tuple[str, str], _PendingEdit] = {}
+        self.user_groups = SlackUserGroups(client, clock=clock)
 
     async def post_root(self, *, channel: str, message: Message) -> ThreadRef:
         await self._pacer.wait_turn(self._channel_ids.get(channel, channel))
@@ -187,6 +191,64 @@ class SlackChat:
             raise
         _log_call(method, channel, "ok", self._clock() - started)
         return resp.data if isinstance(resp.data, dict) else {}
+
+
+class SlackUserGroups:
+    """Which Slack user groups (`S…`) each user is in, from one cached usergroups.list call.
+
+    Needs the `usergroups:read` scope. Known limit: a membership change made in Slack counts
+    only once the cached list is older than its time to live (60 seconds by default).
+    """
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        ttl_seconds: float = USER_GROUPS_TTL_SECONDS,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._members: dict[str, tuple[str, ...]] = {}
+        self._fetched_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def get_groups(self, user: str) -> tuple[str, ...]:
+        """The ids of `user`'s groups; none when Slack cannot say, so a click never waits on it."""
+        async with self._lock:
+            if self._fetched_at is None or self._clock() - self._fetched_at >= self._ttl_seconds:
+                await self._refresh()
+        return self._members.get(user, ())
+
+    async def _refresh(self) -> None:
+        started = self._clock()
+        try:
+            resp = await self._client.usergroups_list(include_users=True)
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+            # A failure is not cached: the next click asks again.
+            logger.info(
+                "slack usergroups.list outcome=failed (%s) duration_ms=%.0f",
+                type(error).__name__,
+                (self._clock() - started) * 1000,
+            )
+            return
+        self._members = to_group_members(resp.get("usergroups") or [])
+        self._fetched_at = self._clock()
+        logger.info(
+            "slack usergroups.list outcome=ok groups=%d duration_ms=%.0f",
+            len(resp.get("usergroups") or []),
+            (self._fetched_at - started) * 1000,
+        )
+
+
+def to_group_members(groups: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """Each user id mapped to the ids of the groups that list them."""
+    members: dict[str, list[str]] = {}
+    for group in groups:
+        for user in group.get("users") or []:
+            members.setdefault(user, []).append(group["id"])
+    return {user: tuple(ids) for user, ids in members.items()}
 
 
 def _to_content(message: Message) -> dict[str, Any]:

@@ -113,12 +113,14 @@ class SlackListeners:
         respond: AsyncRespond,
     ) -> None:
         await ack()
+        user = body["user"]["id"]
         click = ButtonClick(
             platform=PLATFORM,
-            user=body["user"]["id"],
+            user=user,
             action=action["action_id"].removeprefix(ACTION_PREFIX),
             value=action.get("value", ""),
             thread=to_clicked_thread(body),
+            user_groups=await self._chat.user_groups.get_groups(user),
         )
         answer = await self._on_click(click)
 

@@ -7,7 +7,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 
 from bot.chat.models import Button, Message
 from bot.chat.port import ThreadRef
-from bot.chat.slack.adapter import SlackChat, create_slack_client
+from bot.chat.slack.adapter import SlackChat, SlackUserGroups, create_slack_client
 from bot.chat.slack.pacing import ChannelPacer
 from tests.chat.slack.conftest import BOT_TOKEN
 
@@ -202,3 +202,65 @@ async def test_every_call_logs_one_line_without_the_token(chat, slack, thread, c
     assert "chat.postMessage" in lines[0] and "ratelimited" in lines[0]
     assert "outcome=ok" in lines[1] and thread.channel in lines[1]
     assert all(BOT_TOKEN not in record.getMessage() for record in caplog.records)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def user_groups(settings, slack, clock):
+    slack.add_user_group("S0ONCALL1", handle="data-oncall", users=["U0ALICE01", "U0BOB0001"])
+    slack.add_user_group("S0LEADS01", handle="data-leads", users=["U0ALICE01"])
+    client = create_slack_client(settings, retry_interval=FixedValueRetryIntervalCalculator(0.01))
+    return SlackUserGroups(client, ttl_seconds=60, clock=clock)
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        ("U0ALICE01", ("S0ONCALL1", "S0LEADS01")),
+        ("U0BOB0001", ("S0ONCALL1",)),
+        ("U0NOBODY1", ()),
+    ],
+)
+async def test_user_groups_name_every_group_listing_the_user(user_groups, slack, user, expected):
+    groups = await user_groups.get_groups(user)
+
+    [call] = slack.calls_to("usergroups.list")
+    assert groups == expected
+    assert call.params["include_users"] in ("1", "true")
+
+
+async def test_user_groups_are_listed_once_within_the_ttl_and_again_after_it(
+    user_groups, slack, clock
+):
+    await asyncio.gather(*(user_groups.get_groups("U0ALICE01") for _ in range(5)))
+    clock.now = 59.0
+    await user_groups.get_groups("U0BOB0001")
+    calls_within_ttl = len(slack.calls_to("usergroups.list"))
+    clock.now = 60.0
+    await user_groups.get_groups("U0BOB0001")
+
+    assert calls_within_ttl == 1
+    assert len(slack.calls_to("usergroups.list")) == 2
+
+
+async def test_user_groups_failure_gives_no_groups_and_is_asked_again_next_time(user_groups, slack):
+    slack.fail_next(status=200, error="missing_scope")
+
+    failed = await user_groups.get_groups("U0ALICE01")
+    recovered = await user_groups.get_groups("U0ALICE01")
+
+    assert failed == ()
+    assert recovered == ("S0ONCALL1", "S0LEADS01")
+    assert len(slack.calls_to("usergroups.list")) == 2

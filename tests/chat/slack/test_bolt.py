@@ -210,3 +210,23 @@ async def test_click_on_an_ephemeral_message_is_answered_through_the_response_ur
     assert answer.params["response_type"] == "ephemeral"
     assert answer.params["replace_original"] is False
     assert slack.calls_to("chat.postEphemeral") == []
+
+
+@pytest.mark.parametrize(
+    ("user", "groups"),
+    [("U0USER01", ("S0ONCALL1",)), ("U0OTHER1", ())],
+    ids=["member", "non-member"],
+)
+async def test_button_click_carries_the_clickers_slack_user_groups(
+    client, slack, handlers, user, groups
+):
+    slack.add_user_group("S0ONCALL1", handle="data-oncall", users=["U0USER01"])
+    body = build_block_actions(
+        action="incident.approve", value="p-42", response_url=slack.response_url(), user=user
+    )
+
+    await post_signed(client, body)
+    await slack.wait_for_calls("chat.postEphemeral")
+
+    [click] = handlers.clicks
+    assert click.user_groups == groups

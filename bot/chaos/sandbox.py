@@ -1,0 +1,369 @@
+"""A real Airflow 3 on loopback with the orders pipeline and its fault-switched services.
+
+    async with open_sandbox(SandboxOptions(root=Path("var/chaos"))) as sandbox:
+        sandbox.set_fault("bad-schema")
+        run = await sandbox.run_dag("orders_pipeline")
+
+The lean start (db migrate, api-server, scheduler without its log server, dag-processor,
+no triggerer) keeps every listener on 127.0.0.1. Each long-running process gets its own
+process group, recorded, and exactly those groups are stopped on the way out, also after
+Ctrl+C or an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from bot.chaos import messages
+from bot.chaos.airflow_api import DagRun, SandboxApi, SandboxApiError
+from bot.chaos.environment import Java, ensure_venv, get_java, get_requirements
+from bot.chaos.faults import set_fault
+from bot.chaos.models import Fault
+from bot.chaos.processes import Service, start_service, stop_services, stop_stale_groups
+from bot.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Known limit: the callback is read from the source tree's docs/, so the sandbox runs from a
+# checkout (an editable install), not from a built wheel.
+CALLBACK_FILE = PACKAGE_DIR.parents[1] / "docs" / "airflow_callback.py"
+HOST = "127.0.0.1"
+ADMIN_USER = "admin"
+BOT_USER = "bot"
+BUCKET = "orders-lake"
+PIPELINE_DAG_ID = "orders_pipeline"
+HEALTH_POLL_SECONDS = 1.0
+# Airflow's SimpleAuthManager signs its JWTs with this; it asks for 64 bytes or more.
+JWT_SECRET_BYTES = 64
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """Where the sandbox lives and whom the pipeline's failure callback tells."""
+
+    root: Path = Path("var/chaos")
+    incident_bot_url: str = ""
+    incident_bot_token: str = field(default="", repr=False)
+    parallelism: int = 2
+    start_timeout: float = 180.0
+    # A fresh metadata database per start: no runs or states left over from the last one.
+    fresh: bool = True
+
+    @property
+    def venv(self) -> Path:
+        return self.root / "venv"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.root / "airflow"
+
+    @property
+    def dags_dir(self) -> Path:
+        return self.airflow_home / "dags"
+
+    @property
+    def input_dir(self) -> Path:
+        return self.root / "data" / "input"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.root / "data" / "staging"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def switch_file(self) -> Path:
+        return self.run_dir / "faults.json"
+
+
+@dataclass(frozen=True)
+class Ports:
+    api: int
+    moto: int
+    reference: int
+    gateway: int
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox: its API, the bot's credentials, its folders and its processes."""
+
+    options: SandboxOptions
+    ports: Ports
+    java: Java
+    api: SandboxApi
+    services: list[Service]
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.ports.api}"
+
+    @property
+    def username(self) -> str:
+        return self.api.username
+
+    @property
+    def password(self) -> str:
+        return self.api.password
+
+    @property
+    def dags_dir(self) -> Path:
+        return self.options.dags_dir
+
+    @property
+    def reference_url(self) -> str:
+        return f"http://{HOST}:{self.ports.reference}"
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://{HOST}:{self.ports.gateway}"
+
+    def set_fault(self, fault: Fault) -> None:
+        """Switch the pipeline's surroundings to `fault`; `none` clears every fault."""
+        set_fault(
+            input_dir=self.options.input_dir, switch_file=self.options.switch_file, fault=fault
+        )
+
+    async def run_dag(self, dag_id: str = PIPELINE_DAG_ID, *, within: float = 300.0) -> DagRun:
+        """Trigger a manual run of `dag_id` and wait up to `within` s for it to finish."""
+        run_id = await self.api.create_dag_run(dag_id)
+        return await self.api.wait_for_dag_run(dag_id, run_id, within=within)
+
+
+@asynccontextmanager
+async def open_sandbox(
+    options: SandboxOptions, *, console: Console | None = None
+) -> AsyncIterator[Sandbox]:
+    """Install (first use), start and health-check the sandbox; stop it on the way out.
+
+    Raises ConfigError when the install fails or the sandbox is not healthy in time.
+    """
+    java = get_java()
+    if not java.is_usable:
+        logger.warning(messages.to_java_missing(java.reason))
+    venv_bin = await asyncio.to_thread(
+        ensure_venv, options.venv.resolve(), get_requirements(java), console=console
+    )
+    ports = Ports(*(get_free_port() for _ in range(4)))
+    password = prepare_home(options)
+    env = build_env(options, ports, venv_bin)
+    services: list[Service] = []
+    api = SandboxApi(f"http://{HOST}:{ports.api}", username=BOT_USER, password=password)
+    sandbox = Sandbox(options, ports, java, api, services)
+    try:
+        await asyncio.to_thread(migrate_db, venv_bin, env, options)
+        services.extend(start_all(venv_bin, env, options, ports))
+        await wait_until_healthy(sandbox)
+        yield sandbox
+    finally:
+        await api.aclose()
+        await asyncio.shield(asyncio.to_thread(stop_services, services))
+
+
+def get_free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def prepare_home(options: SandboxOptions) -> str:
+    """Lay out AIRFLOW_HOME, the DAGs and the input; return the bot user's password."""
+    if options.run_dir.is_dir():
+        stop_stale_groups(options.run_dir)
+    if options.fresh:
+        shutil.rmtree(options.airflow_home, ignore_errors=True)
+        shutil.rmtree(options.staging_dir, ignore_errors=True)
+    for folder in (options.dags_dir, options.run_dir, options.staging_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PACKAGE_DIR / "dags" / "orders_pipeline.py", options.dags_dir)
+    shutil.copy(PACKAGE_DIR / "contract.yaml", options.dags_dir)
+    shutil.copy(CALLBACK_FILE, options.dags_dir)
+    # The callback module holds no DAG; skip parsing it.
+    (options.dags_dir / ".airflowignore").write_text("airflow_callback.py\n", encoding="utf-8")
+    set_fault(input_dir=options.input_dir, switch_file=options.switch_file, fault="none")
+
+    # Airflow generates passwords only for users missing from this file, so ours are known.
+    password = secrets.token_urlsafe(16)
+    passwords = {ADMIN_USER: secrets.token_urlsafe(16), BOT_USER: password}
+    passwords_file = options.airflow_home / "passwords.json"
+    passwords_file.write_text(json.dumps(passwords), encoding="utf-8")
+    passwords_file.chmod(0o600)
+    return password
+
+
+def build_env(options: SandboxOptions, ports: Ports, venv_bin: Path) -> dict[str, str]:
+    home = options.airflow_home.resolve()
+    api_url = f"http://{HOST}:{ports.api}"
+    airflow = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(options.dags_dir.resolve()),
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": str(options.parallelism),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin,{BOT_USER}:op",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        # Task workers reach the API server here; without it they try port 8080.
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__API__HOST": HOST,
+        "AIRFLOW__API__PORT": str(ports.api),
+        "AIRFLOW__API__WORKERS": "1",
+        # Without it the log_url in failure callbacks points at localhost:8080.
+        "AIRFLOW__API__BASE_URL": api_url,
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(JWT_SECRET_BYTES),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+    }
+    pipeline = {
+        "CHAOS_INPUT_DIR": str(options.input_dir.resolve()),
+        "CHAOS_STAGING_DIR": str(options.staging_dir.resolve()),
+        "CHAOS_REFERENCE_URL": f"http://{HOST}:{ports.reference}",
+        "CHAOS_S3_ENDPOINT": f"http://{HOST}:{ports.gateway}",
+        "CHAOS_S3_BUCKET": BUCKET,
+        "AWS_ACCESS_KEY_ID": "chaos-sandbox",
+        "AWS_SECRET_ACCESS_KEY": "chaos-sandbox",  # moto accepts any key
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "INCIDENT_BOT_URL": options.incident_bot_url,
+        "INCIDENT_BOT_TOKEN": options.incident_bot_token,
+    }
+    inherited = {name: os.environ[name] for name in ("HOME", "LANG", "TZ") if name in os.environ}
+    return {
+        **inherited,
+        **airflow,
+        **pipeline,
+        # `airflow` spawns `airflow ...` subprocesses, so the venv's bin comes first.
+        "PATH": f"{venv_bin.resolve()}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": str(options.dags_dir.resolve()),
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
+def migrate_db(venv_bin: Path, env: dict[str, str], options: SandboxOptions) -> None:
+    started = time.monotonic()
+    log = options.run_dir / "db-migrate.log"
+    with log.open("wb") as output:
+        result = subprocess.run(  # noqa: S603 - the sandbox venv's own airflow
+            [str(venv_bin / "airflow"), "db", "migrate"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise ConfigError(messages.to_process_exited("db migrate", result.returncode, log))
+    logger.info("sandbox airflow db migrate: done in %.0f s", time.monotonic() - started)
+
+
+def start_all(
+    venv_bin: Path, env: dict[str, str], options: SandboxOptions, ports: Ports
+) -> list[Service]:
+    airflow = str(venv_bin / "airflow")
+    python = str(venv_bin / "python")
+    commands = {
+        "moto": [str(venv_bin / "moto_server"), "-H", HOST, "-p", str(ports.moto)],
+        "fault-services": [
+            python,
+            str(PACKAGE_DIR / "fault_services.py"),
+            str(options.switch_file.resolve()),
+            str(ports.reference),
+            str(ports.gateway),
+            f"http://{HOST}:{ports.moto}",
+        ],
+        "api-server": [airflow, "api-server"],
+        "scheduler": [airflow, "scheduler", "--skip-serve-logs"],
+        "dag-processor": [airflow, "dag-processor"],
+    }
+    services = []
+    try:
+        for name, command in commands.items():
+            services.append(start_service(name, command, env=env, run_dir=options.run_dir))
+    except BaseException:
+        stop_services(services)
+        raise
+    return services
+
+
+async def wait_until_healthy(sandbox: Sandbox) -> None:
+    """Wait for the services, Airflow's components and the parsed pipeline DAG."""
+    timeout = sandbox.options.start_timeout
+    deadline = time.monotonic() + timeout
+    detail = "not started"
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            check_running(sandbox.services)
+            try:
+                detail = await get_unready(sandbox, client)
+            except (httpx.HTTPError, SandboxApiError) as exc:
+                detail = f"{type(exc).__name__}: {exc}"
+            if not detail:
+                logger.info("sandbox healthy: %s", sandbox.api_url)
+                return
+            await asyncio.sleep(HEALTH_POLL_SECONDS)
+    raise ConfigError(messages.to_not_healthy(timeout, detail))
+
+
+async def get_unready(sandbox: Sandbox, client: httpx.AsyncClient) -> str:
+    """What is not ready yet, or an empty string when everything is."""
+    if (await client.get(f"{sandbox.reference_url}/healthz")).status_code != 200:
+        return "reference service"
+    # Creating the bucket through the gateway proves the gateway and moto both answer.
+    bucket = await client.put(f"{sandbox.s3_endpoint}/{BUCKET}")
+    if bucket.status_code not in (200, 409):
+        return f"S3 gateway: {bucket.status_code}"
+    health = await sandbox.api.get_health()
+    for component in ("metadatabase", "scheduler", "dag_processor"):
+        status = (health.get(component) or {}).get("status")
+        if status != "healthy":
+            return f"airflow {component}: {status}"
+    if await sandbox.api.get_dag(PIPELINE_DAG_ID) is None:
+        errors = await sandbox.api.get_import_errors()
+        return f"DAG {PIPELINE_DAG_ID} not parsed yet; import errors: {errors}"
+    return ""
+
+
+def check_running(services: list[Service]) -> None:
+    for service in services:
+        if not service.is_running():
+            code = service.process.returncode
+            raise ConfigError(messages.to_process_exited(service.name, code, service.log_path))
+
+
+def main() -> None:
+    """Start the sandbox and keep it up until Ctrl+C or SIGTERM: `python -m bot.chaos.sandbox`."""
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        async with open_sandbox(SandboxOptions()) as sandbox:
+            print(messages.to_sandbox_ready(sandbox.api_url, sandbox.username, sandbox.password))
+            await stop.wait()
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.chaos.fault_services import create_servers
+from bot.chaos.faults import write_switch
+from bot.chaos.models import Fault
+from tests.fakes.server import serve_app
+
+
+@dataclass
+class Services:
+    reference_url: str
+    gateway_url: str
+    switch_file: Path
+    upstream_requests: list[dict[str, Any]]
+
+    def set_fault(self, fault: Fault) -> None:
+        write_switch(self.switch_file, fault)
+
+
+def create_upstream(received: list[dict[str, Any]]) -> Starlette:
+    """Stands in for moto: records what the gateway forwarded and answers like S3."""
+
+    async def handle(request: Request) -> Response:
+        body = await request.body()
+        received.append({"method": request.method, "path": request.url.path, "body": body})
+        return Response(b"", status_code=200, headers={"ETag": '"abc"'})
+
+    return Starlette(routes=[Route("/{path:path}", handle, methods=["GET", "PUT", "HEAD"])])
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    received: list[dict[str, Any]] = []
+    switch_file = tmp_path / "faults.json"
+    with serve_app(create_upstream(received)) as upstream_url:
+        servers = create_servers(switch_file, 0, 0, upstream_url)
+        threads = [
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+            for server in servers
+        ]
+        for thread in threads:
+            thread.start()
+        reference, gateway = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
+        try:
+            yield Services(reference, gateway, switch_file, received)
+        finally:
+            for server in servers:
+                server.shutdown()
+                server.server_close()
+            for thread in threads:
+                thread.join()
+
+
+def test_reference_service_answers_customer_regions_without_a_fault(services: Services) -> None:
+    response = httpx.get(f"{services.reference_url}/customers")
+
+    assert response.status_code == 200
+    assert response.json()["C001"] == "emea"
+
+
+def test_reference_service_answers_503_while_the_dependency_is_flaky(services: Services) -> None:
+    services.set_fault("flaky-dependency")
+
+    assert httpx.get(f"{services.reference_url}/customers").status_code == 503
+    assert httpx.get(f"{services.reference_url}/healthz").status_code == 200
+
+
+def test_gateway_forwards_requests_to_s3_without_a_fault(services: Services) -> None:
+    response = httpx.put(f"{services.gateway_url}/orders-lake/a/key.parquet", content=b"PAR1")
+
+    assert response.status_code == 200
+    assert response.headers["etag"] == '"abc"'
+    assert services.upstream_requests == [
+        {"method": "PUT", "path": "/orders-lake/a/key.parquet", "body": b"PAR1"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        ("expired-credential", 400, "<Code>ExpiredToken</Code>"),
+        ("permission-denied", 403, "<Code>AccessDenied</Code>"),
+    ],
+)
+def test_gateway_answers_the_aws_error_document_for_its_fault(
+    services: Services, fault: Fault, status: int, code: str
+) -> None:
+    services.set_fault(fault)
+
+    response = httpx.put(f"{services.gateway_url}/orders-lake/key", content=b"PAR1")
+
+    assert response.status_code == status
+    assert code in response.text
+    assert services.upstream_requests == []
+
+
+def test_gateway_ignores_faults_meant_for_other_services(services: Services) -> None:
+    services.set_fault("flaky-dependency")
+
+    assert httpx.get(f"{services.gateway_url}/orders-lake").status_code == 200
