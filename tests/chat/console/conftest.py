@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
@@ -94,7 +95,9 @@ def build_app(handlers: Handlers, settings: Settings, **router_options) -> FastA
 
 @pytest.fixture
 def chat(redis):
-    return ConsoleChat(redis)
+    # Pub/sub channels are shared by every database of a Redis server; a prefix of its own
+    # keeps other test runs on the same server out of this test's subscriber counts.
+    return ConsoleChat(redis, prefix=f"console-{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture

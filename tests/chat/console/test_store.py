@@ -197,7 +197,8 @@ async def test_a_console_in_another_process_sees_the_same_threads(chat, redis_ur
     thread = await chat.post_root(channel="incidents", message=text("from the worker"))
     other_client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        view = await ConsoleChat(other_client).store.get_thread(thread.root_id, viewer="dana")
+        other = ConsoleChat(other_client, prefix=chat.store.prefix)
+        view = await other.store.get_thread(thread.root_id, viewer="dana")
     finally:
         await other_client.aclose()
 
