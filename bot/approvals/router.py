@@ -71,17 +71,11 @@ class ClickRouter:
         return outcome.message
 
     async def _handle_incident_click(self, click: ButtonClick) -> Message | None:
-        store = self.remediation.store
-        before = await store.get(click.value)
+        # The click is audited here; the state change it causes is audited by the store.
         answer = await self.commands.handle_click(click)
-        after = await store.get(click.value)
-        incident_id = after.id if after else None
+        incident = await self.remediation.store.get(click.value)
+        incident_id = incident.id if incident else None
         await self._append(AuditKind.CLICK_ALLOWED, click, incident_id, answer=answer)
-        if before is not None and after is not None and before.state is not after.state:
-            data = {"from": before.state, "to": after.state}
-            await self.remediation.audit.append(
-                AuditKind.STATE_CHANGE, actor=to_identity(click), incident_id=incident_id, data=data
-            )
         return answer
 
     async def _handle_confirm_click(self, click: ButtonClick) -> Message:

@@ -9,19 +9,6 @@ if TYPE_CHECKING:
     from bot.chaos.models import Scenario
 
 
-def to_field_problem(path: Path, field: str, message: str) -> str:
-    return f"{path}: {field}: {message}" if field else f"{path}: {message}"
-
-
-def to_yaml_problem(path: Path, line: int | None, message: str) -> str:
-    where = f"line {line}: " if line is not None else ""
-    return f"{path}: {where}not valid YAML: {message}"
-
-
-def to_unreadable(path: Path, exc: Exception) -> str:
-    return f"{path}: cannot be read ({exc})"
-
-
 def to_not_a_mapping(path: Path) -> str:
     return f"{path}: a scenario must be a YAML mapping with name, fault, dag_id, expected..."
 

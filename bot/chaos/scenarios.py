@@ -10,13 +10,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
-
 from bot.chaos import messages
 from bot.chaos.models import Scenario
 from bot.errors import ConfigError
+from bot.yamlfiles import get_model
 
 logger = logging.getLogger(__name__)
 
@@ -74,30 +71,4 @@ def to_scenario_files(paths: Iterable[Path], problems: list[str]) -> list[Path]:
 
 
 def get_scenario(path: Path, problems: list[str]) -> Scenario | None:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(messages.to_unreadable(path, exc))
-        return None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problems.append(messages.to_yaml_problem(path, line, str(getattr(exc, "problem", exc))))
-        return None
-    if not isinstance(data, dict):
-        problems.append(messages.to_not_a_mapping(path))
-        return None
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(to_problems(path, exc.errors(include_url=False)))
-        return None
-
-
-def to_problems(path: Path, errors: Iterable[ErrorDetails]) -> list[str]:
-    problems = []
-    for error in errors:
-        where = ".".join(str(part) for part in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
-        problems.append(messages.to_field_problem(path, where, message))
-    return problems
+    return get_model(path, Scenario, problems, not_a_mapping=messages.to_not_a_mapping(path))

@@ -8,19 +8,15 @@ that the wheel build copies as package data, so an installed bot finds them as w
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 from bot.errors import ConfigError
 from bot.runbooks import messages
 from bot.runbooks.catalogue import Catalogue
 from bot.runbooks.models import ACTION_KINDS, VERIFICATION_KINDS, Playbook
 from bot.settings import Settings
+from bot.yamlfiles import get_model
 
 logger = logging.getLogger(__name__)
 
@@ -97,33 +93,14 @@ def to_playbook_files(path: Path, problems: list[str]) -> list[Path]:
 
 def get_playbook(path: Path, problems: list[str]) -> Playbook | None:
     shown = to_shown_path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(messages.to_unreadable(shown, exc))
-        return None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problems.append(messages.to_yaml_problem(shown, line, str(getattr(exc, "problem", exc))))
-        return None
-    if not isinstance(data, dict):
-        problems.append(messages.to_not_a_mapping(shown))
-        return None
-    try:
-        return Playbook.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(to_problems(shown, exc.errors(include_url=False)))
-        return None
-
-
-def to_problems(path: Path, errors: Iterable[ErrorDetails]) -> list[str]:
-    problems = []
-    for error in errors:
-        parts = [str(part) for part in error["loc"] if part not in UNION_TAGS]
-        message = str(error["msg"]).removeprefix("Value error, ")
-        problems.append(messages.to_field_problem(path, ".".join(parts), message))
-    return problems
+    return get_model(
+        path,
+        Playbook,
+        problems,
+        not_a_mapping=messages.to_not_a_mapping(shown),
+        shown=shown,
+        hidden_locations=UNION_TAGS,
+    )
 
 
 def to_shown_path(path: Path) -> Path:
