@@ -14,6 +14,7 @@ Every write publishes a ConsoleEvent on `{prefix}:events`, in the same transacti
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -156,9 +157,12 @@ class ConsoleStore:
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[EventSubscription]:
         """Listen to the events of every write; subscribed once the block is entered."""
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        pubsub = self.redis.pubsub()
         await pubsub.subscribe(self.events_channel)
         try:
+            # SUBSCRIBE is only in force once Redis confirms it; until then a write's event
+            # could be missed, so wait for the confirmation before handing the stream out.
+            await _wait_for_confirmation(pubsub)
             yield EventSubscription(pubsub)
         finally:
             # The web server cancels a stream when its client goes away; the
@@ -224,3 +228,11 @@ class EventSubscription:
 
 def _to_str(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
+
+
+async def _wait_for_confirmation(pubsub: PubSub, limit: float = 5.0) -> None:
+    async with asyncio.timeout(limit):
+        while True:
+            message = await pubsub.get_message(timeout=limit)
+            if message is not None and message.get("type") == "subscribe":
+                return
