@@ -418,7 +418,9 @@ async def test_client_going_away_ends_its_stream_and_redis_subscription(
 
     async with serve_in_loop(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
         async with http.stream("GET", "/console/events") as response:
-            await read_stream_line(response.aiter_lines(), "retry:")
+            # Keep the line iterator referenced: once it is collected it closes the stream.
+            lines = response.aiter_lines()
+            await read_stream_line(lines, "retry:")
             assert await count_subscribers(redis, handlers.chat) == 1
         # Leaving serve_in_loop waits for every request to finish, and the console is not
         # closed here: only the client's disconnect can end the stream in time.
