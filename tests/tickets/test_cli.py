@@ -1,14 +1,12 @@
 """`incident-bot outbox` (its Typer app), run as a person would, against the test Redis."""
 
-import asyncio
-
 import pytest
-import redis.asyncio as aioredis
 from typer.testing import CliRunner
 
 from bot.tickets.cli import outbox_app
 from bot.tickets.models import DeadLetter
 from bot.tickets.store import TicketStore
+from tests.conftest import on_test_redis
 from tests.tickets.conftest import get_queued_jobs
 
 LETTER = DeadLetter(
@@ -18,25 +16,6 @@ LETTER = DeadLetter(
     status=400,
     error="Team is required.",
 )
-
-
-async def _on_test_redis(redis_url, work):
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        return await work(client)
-    finally:
-        await client.aclose()
-
-
-def on_test_redis(redis_url, work):
-    return asyncio.run(_on_test_redis(redis_url, work))
-
-
-@pytest.fixture
-def redis_env(redis_url):
-    on_test_redis(redis_url, lambda client: client.flushdb())
-    yield {"REDIS_URL": redis_url, "COLUMNS": "200"}
-    on_test_redis(redis_url, lambda client: client.flushdb())
 
 
 @pytest.fixture

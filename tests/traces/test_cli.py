@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.traces.models import StepKind
 from bot.traces.store import TraceRecorder
-from tests.audit.conftest import on_test_redis
+from tests.conftest import on_test_redis
 
 
 def invoke(env, *args):
