@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 from bot.settings import Settings
 
 
-def configure_logging(settings: Settings) -> None:
-    """Route stdlib logging through structlog; `extra=` fields become structured keys."""
+def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
+    """Route stdlib logging through structlog to `stream` (stderr by default); `extra=`
+    fields become structured keys."""
+    stream = stream or sys.stderr
     use_json = settings.log_format == "json" or (
-        settings.log_format == "auto" and not sys.stderr.isatty()
+        settings.log_format == "auto" and not stream.isatty()
     )
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
@@ -31,7 +34,7 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler()
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 import httpx
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from saq.queue.redis import RedisQueue
 
+from bot.actions.params import to_playbook_values
 from bot.actions.service import build_action_runner
 from bot.alerts.cloudwatch import SnsVerifier
 from bot.alerts.models import Alert
@@ -163,6 +165,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             traces=TraceRecorder(redis),
             jobs=jobs,
             oncall_group=settings.oncall_group,
+            values=to_playbook_values(settings.playbook_values),
         )
         runtime = Runtime(
             settings=settings,
@@ -194,7 +197,15 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         try:
             yield runtime
         finally:
-            await queue.disconnect()
+            await disconnect(queue)
+
+
+async def disconnect(queue: RedisQueue) -> None:
+    """Close the queue's connections; one Redis dropped (a restart) is not worth a traceback."""
+    try:
+        await queue.disconnect()
+    except RedisConnectionError as exc:
+        logger.warning("job queue connections already closed: %s", exc)
 
 
 def build_chat(

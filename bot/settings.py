@@ -254,6 +254,12 @@ class Settings(BaseSettings):
     )
 
     # Remediation actions
+    playbook_values: str = Field(
+        "",
+        description="A JSON object of values every playbook step may use besides the alert's, "
+        'e.g. {"credential_rotation_url": "https://secrets.internal/rotate"}; the alert\'s and '
+        "the diagnosis's values win where names clash.",
+    )
     action_http_allowed_hosts: str = Field(
         "",
         description="Comma-separated host names an http.call remediation step may reach; a "

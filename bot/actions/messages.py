@@ -165,3 +165,14 @@ def build_rollback_failed(detail: str) -> str:
 
 def build_action_failed(detail: str) -> str:
     return f"The action failed: {detail}. Escalating."
+
+
+def build_bad_playbook_values(problem: str) -> str:
+    return (
+        f"PLAYBOOK_VALUES must be a JSON object of names and values ({problem}), "
+        'e.g. {"credential_rotation_url": "https://secrets.internal/rotate"}'
+    )
+
+
+def build_undoing(step_id: str) -> str:
+    return f"A later step of this fix failed, so step `{step_id}` is taken back."

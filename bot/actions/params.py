@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.actions import messages
 from bot.actions.models import ActionRefused
+from bot.errors import ConfigError
 from bot.runbooks.models import PLACEHOLDER, to_filled_template
 
 # `to_filled_template` writes a name it has no value for as `<name>`.
@@ -62,3 +64,20 @@ def get_unfilled_names(value: Any) -> Iterator[str]:
     elif isinstance(value, dict):
         for item in value.values():
             yield from get_unfilled_names(item)
+
+
+def to_playbook_values(setting: str) -> dict[str, str]:
+    """The values of PLAYBOOK_VALUES; raises ConfigError when it is not a JSON object."""
+    if not setting.strip():
+        return {}
+    try:
+        document = json.loads(setting)
+    except ValueError as exc:
+        raise ConfigError(messages.build_bad_playbook_values(str(exc))) from exc
+    if not isinstance(document, dict):
+        raise ConfigError(messages.build_bad_playbook_values("not an object"))
+    nested = [name for name, value in document.items() if not isinstance(value, str | int | float)]
+    if nested:
+        problem = f"{', '.join(nested)}: values must be text or numbers"
+        raise ConfigError(messages.build_bad_playbook_values(problem))
+    return {str(name): str(value) for name, value in document.items()}

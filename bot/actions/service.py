@@ -173,6 +173,31 @@ class ActionRunner:
         outcome = await self._settle(step, result, action_ctx, durations=durations)
         return await self._record(outcome, incident_id)
 
+    async def roll_back(
+        self, step: RemediationStep, *, incident_id: str, attempt: int, ctx: RunContext
+    ) -> RunOutcome | None:
+        """Undo a step that ran and verified, because a later step of the fix failed.
+
+        Returns None when there is nothing to undo: no rollback declared, the step never
+        ran or did not verify, or it was rolled back already (only the first call acts).
+        """
+        recorded = await self.get_outcome(incident_id, step.id, attempt)
+        if step.rollback is None or recorded is None or recorded.result is None:
+            return None
+        if not recorded.verified or recorded.rolled_back:
+            return None
+        key = to_action_key(incident_id, step.id, attempt)
+        if not await self._redis.set(f"{key}:rollback", "1", nx=True, ex=self._ttl_seconds):
+            return None
+        action_ctx = ActionContext(incident_id, step.id, attempt, ctx.values)
+        with record_calls(incident_id) as call_log:
+            details = [messages.build_undoing(step.id)]
+            outcome = await self._roll_back(
+                step, recorded, recorded.result, action_ctx, details=details
+            )
+        await self._record(outcome, incident_id)
+        return outcome.model_copy(update={"calls": call_log.calls})
+
     async def get_outcome(self, incident_id: str, step_id: str, attempt: int) -> RunOutcome | None:
         """The outcome recorded for this attempt of the step, if it has started."""
         raw = await self._redis.get(to_action_key(incident_id, step_id, attempt))
@@ -240,7 +265,14 @@ class ActionRunner:
             return outcome.model_copy(update={"escalate": True, "details": details})
         started = time.perf_counter()
         try:
-            spec = to_filled_spec(step.rollback, {**ctx.values, **result.values}, step_id=step.id)
+            # A value the action reported may be empty (a Variable that did not exist had no
+            # previous value); its executor restores from the recorded result instead.
+            spec = to_filled_spec(
+                step.rollback,
+                {**ctx.values, **result.values},
+                step_id=step.id,
+                allowed=frozenset(result.values),
+            )
             rollback = await self._get_executor(spec).rollback(spec, result, ctx)
         except BotError as exc:
             details.append(messages.build_rollback_failed(str(exc)))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -72,6 +72,8 @@ class Remediation:
     traces: TraceRecorder
     jobs: RemediationJobs
     oncall_group: str = ""
+    # PLAYBOOK_VALUES: defaults for every step's placeholders; the alert's values win.
+    values: dict[str, str] = field(default_factory=dict)
 
     @property
     def policy(self) -> Policy:
@@ -90,7 +92,7 @@ class Remediation:
             | {"playbook_id": diagnosis.playbook_id, "state": state},
         )
         if state is State.AWAITING_APPROVAL and playbook is not None and playbook.remediation:
-            values = to_alert_context(alert, incident_id) | diagnosis.values
+            values = self.values | to_alert_context(alert, incident_id) | diagnosis.values
             await self.propose(incident_id, playbook, playbook.remediation[0], values=values)
         elif state is State.ESCALATED:
             reason = messages.to_unknown_reason(diagnosis.summary)
@@ -303,6 +305,7 @@ class Remediation:
             await self.jobs.request_sync(incident_id)
             return
         if not outcome.verified:
+            await self._roll_back_earlier(request)
             reason = messages.to_failed_fix_reason(request, outcome)
             await self.escalate(incident_id, reason=reason, playbook=playbook)
             return
@@ -316,6 +319,30 @@ class Remediation:
                 incident_id, State.RESOLVED, text=messages.to_verified_text(request.title)
             )
         await self.jobs.request_sync(incident_id)
+
+    async def _roll_back_earlier(self, failed: ApprovalRequest) -> None:
+        """Undo, newest first, the incident's earlier steps that ran and verified.
+
+        The fix as a whole did not work, so a change made on its way (a raised memory
+        setting, say) is taken back rather than left behind for the people called in.
+        """
+        earlier = [
+            request
+            for request in await self.approvals.store.list_for_incident(failed.incident_id)
+            if request.id != failed.id and request.status is RequestStatus.EXECUTED
+        ]
+        for request in sorted(earlier, key=lambda request: request.created_at, reverse=True):
+            step, _ = self._get_step(request)
+            outcome = await self.runner.roll_back(
+                step,
+                incident_id=request.incident_id,
+                attempt=request.attempt,
+                ctx=RunContext(request.values, actor=ACTOR),
+            )
+            if outcome is not None:
+                message = messages.build_outcome(request, outcome)
+                await self._post(request.incident_id, EventKind.ACTION, message)
+                await record_outcome(request, outcome, audit=self.audit, traces=self.traces)
 
     async def audit_resolved(self, request: ApprovalRequest, *, actor: str) -> None:
         """Audit a request that was just decided: approved, rejected, expired or cancelled."""

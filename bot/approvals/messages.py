@@ -226,13 +226,21 @@ def build_outcome(request: ApprovalRequest, outcome: RunOutcome) -> Message:
         )
     return Message(
         text=f"{to_outcome_label(outcome)}: {request.title}",
-        tone=Tone.GOOD if outcome.verified else Tone.DANGER,
+        tone=to_outcome_tone(outcome),
         sections=[Section(text="\n".join(outcome.details))] if outcome.details else [],
         context=[f"attempt {request.attempt}", f"key {outcome.key}"],
     )
 
 
+def to_outcome_tone(outcome: RunOutcome) -> Tone:
+    if outcome.verified:
+        return Tone.WARNING if outcome.rolled_back else Tone.GOOD
+    return Tone.DANGER
+
+
 def to_outcome_label(outcome: RunOutcome) -> str:
+    if outcome.verified and outcome.rolled_back:
+        return "Taken back because a later step failed"
     if outcome.verified:
         return "Fixed and verified"
     if outcome.status is RunStatus.REFUSED:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -117,6 +118,23 @@ class SandboxApi:
         )
         content = response.json().get("content", [])
         return [event for event in content if isinstance(event, dict)]
+
+    async def get_task_tries(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every try of every task in the run (a cleared task's earlier tries included)."""
+        tries: list[dict[str, Any]] = []
+        for instance in await self.get_task_instances(dag_id, run_id):
+            path = (
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{instance['task_id']}/tries"
+            )
+            tries.extend((await self.send("GET", path)).json()["task_instances"])
+        return tries
+
+    async def get_event_logs(self, *, owner: str, after: datetime) -> list[dict[str, Any]]:
+        """Airflow's own record of what `owner` did through the API and UI since `after`."""
+        params = {"owner": owner, "after": after.isoformat(), "limit": "1000"}
+        response = await self.send("GET", "/api/v2/eventLogs", params=params)
+        entries: list[dict[str, Any]] = response.json()["event_logs"]
+        return entries
 
     async def send(
         self,

@@ -40,6 +40,10 @@ HASH_FILE = ".requirements-sha256"
 PROGRESS_LINE = re.compile(r"^(Collecting|Downloading|Installing|Building|Successfully)\b")
 
 
+class SandboxInstallError(ConfigError):
+    """The sandbox's packages could not be installed (no registry, no disk): nothing ran."""
+
+
 @dataclass(frozen=True)
 class Java:
     """Whether Spark can run here, and why not when it cannot."""
@@ -83,6 +87,14 @@ def to_java_major(version_text: str) -> int | None:
     return major
 
 
+def get_spark_home(venv: Path) -> Path | None:
+    """The Spark distribution inside the pyspark wheel (bin/, sbin/, jars/), if installed."""
+    for candidate in sorted(venv.glob("lib/python*/site-packages/pyspark")):
+        if (candidate / "bin" / "spark-class").is_file():
+            return candidate
+    return None
+
+
 def get_requirements(java: Java) -> list[str]:
     spark = SPARK_REQUIREMENTS if java.is_usable else ()
     return [*AIRFLOW_REQUIREMENTS, *spark]
@@ -103,7 +115,7 @@ def is_current(venv: Path, requirements: list[str]) -> bool:
 def ensure_venv(venv: Path, requirements: list[str], *, console: Console | None = None) -> Path:
     """Create or reuse the sandbox virtualenv at `venv`; return its bin folder.
 
-    Raises ConfigError with the end of pip's output when the install fails.
+    Raises SandboxInstallError with the end of pip's output when the install fails.
     """
     if is_current(venv, requirements):
         return venv / "bin"
@@ -138,4 +150,4 @@ def install(venv: Path, requirements: list[str], console: Console) -> None:
                     progress.update(task, description=line.strip()[:90])
         code = process.returncode
     if code != 0:
-        raise ConfigError(messages.to_install_failed(venv, "\n".join(tail)))
+        raise SandboxInstallError(messages.to_install_failed(venv, "\n".join(tail)))

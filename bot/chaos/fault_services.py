@@ -2,15 +2,19 @@
 
 Runs as a script under the sandbox's own Python (standard library only, no `bot` import):
 
-    python fault_services.py SWITCH_FILE REFERENCE_PORT GATEWAY_PORT MOTO_URL
+    python fault_services.py SWITCH_FILE REFERENCE_PORT GATEWAY_PORT SECRETS_PORT MOTO_URL
 
 - a reference-data service: `GET /customers` answers each customer's region, or 503
   while the switch says `flaky-dependency`;
 - an S3 gateway in front of moto: it forwards every request, or answers AWS's own error
   documents while the switch says `expired-credential` (ExpiredToken, 400) or
-  `permission-denied` (AccessDenied, 403). moto itself has no expired tokens.
+  `permission-denied` (AccessDenied, 403). moto itself has no expired tokens;
+- a secrets service: `POST /secrets/rotate` with `{"conn_id": ..., "reason": ...}` issues a
+  new version of the S3 credential, which lifts `expired-credential` (and nothing else: a
+  new key does not grant a missing permission).
 
-The switch file holds `{"fault": NAME}` and is read on every request.
+The switch file holds `{"fault": NAME}` and is read on every request; the secrets service
+rewrites it when a rotation lifts the fault.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import sys
 import threading
 import uuid
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -37,6 +42,9 @@ S3_ERRORS = {
     "expired-credential": (400, "ExpiredToken", "The provided token has expired."),
     "permission-denied": (403, "AccessDenied", "Access Denied"),
 }
+# The credential a rotation replaces; every other fault outlives a new key.
+ROTATION_LIFTS = "expired-credential"
+MAX_BODY_BYTES = 64 * 1024
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
 
@@ -47,6 +55,21 @@ def get_fault(switch_file: Path) -> str:
         return "none"
     fault = data.get("fault", "none") if isinstance(data, dict) else "none"
     return str(fault)
+
+
+def write_fault(switch_file: Path, fault: str) -> None:
+    # Written whole, then renamed, so a request never reads half a file.
+    partial = switch_file.with_suffix(".tmp")
+    partial.write_text(json.dumps({"fault": fault}), encoding="utf-8")
+    partial.replace(switch_file)
+
+
+def send_body(handler: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 class ReferenceHandler(BaseHTTPRequestHandler):
@@ -63,11 +86,59 @@ class ReferenceHandler(BaseHTTPRequestHandler):
             self.send_body(404, b"not found", "text/plain")
 
     def send_body(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_body(self, status, body, content_type)
+
+
+class SecretsHandler(BaseHTTPRequestHandler):
+    switch_file: Path
+    # One version counter per server, shared by its request threads.
+    lock = threading.Lock()
+    version = 1
+
+    def do_GET(self) -> None:
+        if self.path == "/healthz":
+            send_body(self, 200, b"ok", "text/plain")
+        else:
+            self.send_json(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        if self.path != "/secrets/rotate":
+            self.send_json(404, {"error": "not found"})
+            return
+        request = self.read_json()
+        conn_id = request.get("conn_id")
+        if not isinstance(conn_id, str) or not conn_id.strip():
+            self.send_json(400, {"error": "a JSON body with a non-empty conn_id is required"})
+            return
+        self.send_json(200, self.rotate(conn_id, str(request.get("reason") or "")))
+
+    def rotate(self, conn_id: str, reason: str) -> dict[str, object]:
+        with self.lock:
+            type(self).version += 1
+            version = type(self).version
+            fault = get_fault(self.switch_file)
+            lifted = fault == ROTATION_LIFTS
+            if lifted:
+                write_fault(self.switch_file, "none")
+        print(f"rotated {conn_id} to version {version}; reason: {reason!r}", flush=True)
+        return {
+            "conn_id": conn_id,
+            "version": f"v{version}",
+            "rotated_at": datetime.now(UTC).isoformat(),
+            "lifted_fault": fault if lifted else None,
+        }
+
+    def read_json(self) -> dict[str, object]:
+        """The request's JSON object, or an empty one when the body is anything else."""
+        length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY_BYTES)
+        try:
+            body = json.loads(self.rfile.read(length) or b"null")
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    def send_json(self, status: int, body: dict[str, object]) -> None:
+        send_body(self, status, json.dumps(body).encode(), "application/json")
 
 
 class GatewayHandler(BaseHTTPRequestHandler):
@@ -149,24 +220,42 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
 
 def create_servers(
-    switch_file: Path, reference_port: int, gateway_port: int, moto_url: str
+    switch_file: Path,
+    reference_port: int,
+    gateway_port: int,
+    secrets_port: int,
+    moto_url: str,
 ) -> list[ThreadingHTTPServer]:
-    """The reference service and the S3 gateway, bound to loopback (port 0 picks one)."""
+    """The reference service, the S3 gateway and the secrets service, bound to loopback.
+
+    Port 0 picks a free one.
+    """
     reference = type("Reference", (ReferenceHandler,), {"switch_file": switch_file})
     gateway = type("Gateway", (GatewayHandler,), {"switch_file": switch_file, "moto_url": moto_url})
+    secrets = type(
+        "Secrets",
+        (SecretsHandler,),
+        {"switch_file": switch_file, "lock": threading.Lock(), "version": 1},
+    )
     return [
         ThreadingHTTPServer((HOST, reference_port), reference),
         ThreadingHTTPServer((HOST, gateway_port), gateway),
+        ThreadingHTTPServer((HOST, secrets_port), secrets),
     ]
 
 
 def main(argv: list[str]) -> None:
-    switch_file, reference_port, gateway_port, moto_url = argv
-    servers = create_servers(Path(switch_file), int(reference_port), int(gateway_port), moto_url)
+    switch_file, reference_port, gateway_port, secrets_port, moto_url = argv
+    servers = create_servers(
+        Path(switch_file), int(reference_port), int(gateway_port), int(secrets_port), moto_url
+    )
     threads = [threading.Thread(target=server.serve_forever, daemon=True) for server in servers]
     for thread in threads:
         thread.start()
-    print(f"reference on {reference_port}, S3 gateway on {gateway_port}", flush=True)
+    print(
+        f"reference on {reference_port}, S3 gateway on {gateway_port}, secrets on {secrets_port}",
+        flush=True,
+    )
     for thread in threads:
         thread.join()
 

@@ -1,7 +1,10 @@
-"""Switch the pipeline's faults from outside the DAG: its input file and the switch file.
+"""Switch the pipelines' faults from outside the DAGs: their input and the switch file.
 
-A renamed column is a change in the data itself, so `bad-schema` rewrites the input CSV;
-the services' faults are read from the switch file by fault_services.py on every request.
+A renamed column is a change in the data itself, so `bad-schema` rewrites the input CSV.
+The Spark job's faults are what an upstream team or an operator would do to it:
+`spark-missing-input` removes its input folder, `spark-out-of-memory` raises the replay
+factor in its parameters file past what the 512m driver holds. The services' faults are
+read from the switch file by fault_services.py on every request.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import shutil
 from pathlib import Path
 
 from bot.chaos.models import Fault
@@ -25,6 +29,11 @@ ORDERS = (
 HEADER = ("order_id", "customer_id", "amount", "ordered_at")
 # The upstream team "tidied" a column name: the drift the schema-drift playbook must catch.
 DRIFTED_HEADER = ("order_id", "customer_id", "order_amount", "ordered_at")
+SPARK_ORDERS_PATH = "spark/orders"
+SPARK_PARAMS_FILE = "spark/rollup_params.json"
+# Five million replays of each order collect ~20 M rows on the driver: an OutOfMemoryError
+# in 512m after ~10 s, long before the Python side sees a row.
+OVERSIZED_REPLAY_FACTOR = 5_000_000
 
 
 def write_input(input_dir: Path, *, drifted: bool = False) -> Path:
@@ -36,6 +45,26 @@ def write_input(input_dir: Path, *, drifted: bool = False) -> Path:
         writer.writerow(DRIFTED_HEADER if drifted else HEADER)
         writer.writerows(ORDERS)
     return path
+
+
+def write_spark_input(input_dir: Path, *, missing: bool = False, oversized: bool = False) -> Path:
+    """Write the Spark job's input folder and parameters; leave the folder out when `missing`."""
+    orders_dir = input_dir / SPARK_ORDERS_PATH
+    shutil.rmtree(orders_dir, ignore_errors=True)
+    if not missing:
+        orders_dir.mkdir(parents=True)
+        with (orders_dir / "part-00000.csv").open("w", encoding="utf-8", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(HEADER)
+            writer.writerows(ORDERS)
+    params = {
+        "orders_path": SPARK_ORDERS_PATH,
+        "replay_factor": OVERSIZED_REPLAY_FACTOR if oversized else 1,
+    }
+    params_file = input_dir / SPARK_PARAMS_FILE
+    params_file.parent.mkdir(parents=True, exist_ok=True)
+    params_file.write_text(json.dumps(params, indent=2) + "\n", encoding="utf-8")
+    return params_file
 
 
 def write_switch(switch_file: Path, fault: Fault) -> None:
@@ -50,5 +79,10 @@ def write_switch(switch_file: Path, fault: Fault) -> None:
 def set_fault(*, input_dir: Path, switch_file: Path, fault: Fault) -> None:
     """Put the pipeline's surroundings in the state `fault` names (`none` clears them all)."""
     write_input(input_dir, drifted=fault == "bad-schema")
+    write_spark_input(
+        input_dir,
+        missing=fault == "spark-missing-input",
+        oversized=fault == "spark-out-of-memory",
+    )
     write_switch(switch_file, fault)
     logger.info("chaos fault set: %s", fault)

@@ -22,6 +22,9 @@ Fault = Literal[
 Behaviour = Literal["approve", "reject", "no-answer", "approve-while-fault-present"]
 Outcome = Literal["verified", "rolled_back", "escalated", "no_incident"]
 Requirement = Literal["java"]
+# Faults in the bot's own dependencies, held for the length of one scenario.
+DependencyFault = Literal["slack-errors", "jira-down", "redis-restart", "llm-overloaded"]
+Verdict = Literal["passed", "failed", "skipped"]
 
 OUTCOMES_BY_BEHAVIOUR: dict[str, Outcome] = {
     "approve": "verified",
@@ -75,6 +78,7 @@ class Scenario(BaseModel):
     fault: Fault
     dag_id: str = Field(min_length=1)
     requires: list[Requirement] = Field(default_factory=list)
+    dependency_faults: list[DependencyFault] = Field(default_factory=list)
     approval: Approval | None = None
     expected: Expected
 
@@ -104,3 +108,79 @@ class Scenario(BaseModel):
             raise ValueError(
                 f"approval behaviour {self.approval.behaviour} leads to outcome {outcome}"
             )
+
+
+class ScenarioScore(BaseModel):
+    """How the bot did in one drill; the items of `chaos run --format json`'s `scenarios`.
+
+    Times are seconds from the fault's DAG run being triggered. A field the drill could not
+    measure (nothing detected, say) is None. `problems` says in words what fell short.
+    """
+
+    name: str
+    fault: Fault
+    behaviour: Behaviour | None
+    dependency_faults: list[DependencyFault] = Field(default_factory=list)
+    verdict: Verdict
+    skip_reason: str | None = None
+    problems: list[str] = Field(default_factory=list)
+    incident_id: str | None = None
+    detected: bool = False
+    seconds_to_thread: float | None = None
+    expected_failure_class: str | None = None
+    failure_class: str | None = None
+    class_right: bool | None = None
+    expected_playbook: str | None = None
+    playbook: str | None = None
+    playbook_right: bool | None = None
+    writes_before_approval: int = 0
+    expected_outcome: Outcome
+    outcome: Outcome | None = None
+    remediation_verified: bool = False
+    rollback_expected: bool = False
+    rollback_run: bool = False
+    escalation_expected: bool = False
+    escalated: bool = False
+    seconds_to_escalate: float | None = None
+    seconds_to_recover: float | None = None
+    alerts_sent: int = 0
+    alerts_lost: int = 0
+    has_ticket: bool | None = None
+    duplicate_actions: int = 0
+    seconds: float = 0.0
+
+
+class Totals(BaseModel):
+    """Sums over every scenario that ran (skipped ones count only in `skipped`)."""
+
+    scenarios: int
+    passed: int
+    failed: int
+    skipped: int
+    faults: int
+    detected: int
+    detection_rate: float
+    class_right: int
+    playbook_right: int
+    writes_before_approval: int
+    verified: int
+    rollbacks_expected: int
+    rollbacks_run: int
+    escalations_expected: int
+    escalations: int
+    alerts_sent: int
+    alerts_lost: int
+    duplicate_actions: int
+    audit_chain_intact: bool
+    seconds: float
+
+
+class DrillReport(BaseModel):
+    """The whole drill set: what `incident-bot chaos run --format json` prints."""
+
+    scenarios: list[ScenarioScore]
+    totals: Totals
+
+    @property
+    def passed(self) -> bool:
+        return self.totals.failed == 0 and self.totals.audit_chain_intact

@@ -1,13 +1,14 @@
-"""A real Airflow 3 on loopback with the orders pipeline and its fault-switched services.
+"""A real Airflow 3 on loopback with the orders pipelines and their fault-switched services.
 
     async with open_sandbox(SandboxOptions(root=Path("var/chaos"))) as sandbox:
         sandbox.set_fault("bad-schema")
         run = await sandbox.run_dag("orders_pipeline")
 
 The lean start (db migrate, api-server, scheduler without its log server, dag-processor,
-no triggerer) keeps every listener on 127.0.0.1. Each long-running process gets its own
-process group, recorded, and exactly those groups are stopped on the way out, also after
-Ctrl+C or an exception.
+no triggerer) keeps every listener on 127.0.0.1. With Java 17 or later the PySpark DAG and
+a Spark History Server join them; without it both are left out and the reason logged.
+Each long-running process gets its own process group, recorded, and exactly those groups
+are stopped on the way out, also after Ctrl+C or an exception.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from rich.console import Console
 
 from bot.chaos import messages
 from bot.chaos.airflow_api import DagRun, SandboxApi, SandboxApiError
-from bot.chaos.environment import Java, ensure_venv, get_java, get_requirements
+from bot.chaos.environment import Java, ensure_venv, get_java, get_requirements, get_spark_home
 from bot.chaos.faults import set_fault
 from bot.chaos.models import Fault
 from bot.chaos.processes import Service, start_service, stop_services, stop_stale_groups
@@ -50,6 +51,10 @@ ADMIN_USER = "admin"
 BOT_USER = "bot"
 BUCKET = "orders-lake"
 PIPELINE_DAG_ID = "orders_pipeline"
+SPARK_DAG_ID = "orders_spark_rollup"
+HISTORY_SERVER_CLASS = "org.apache.spark.deploy.history.HistoryServer"
+# Set as the daemon's heap (SPARK_DAEMON_MEMORY); -Xmx in SPARK_HISTORY_OPTS is overridden.
+HISTORY_SERVER_MEMORY = "256m"
 HEALTH_POLL_SECONDS = 1.0
 # Airflow's SimpleAuthManager signs its JWTs with this; it asks for 64 bytes or more.
 JWT_SECRET_BYTES = 64
@@ -95,6 +100,10 @@ class SandboxOptions:
     def switch_file(self) -> Path:
         return self.run_dir / "faults.json"
 
+    @property
+    def spark_events_dir(self) -> Path:
+        return self.root / "spark" / "events"
+
 
 @dataclass(frozen=True)
 class Ports:
@@ -102,16 +111,23 @@ class Ports:
     moto: int
     reference: int
     gateway: int
+    secrets: int
+    spark_history: int
 
 
 @dataclass
 class Sandbox:
-    """A running sandbox: its API, the bot's credentials, its folders and its processes."""
+    """A running sandbox: its API, the bot's credentials, its folders and its processes.
+
+    `api` is logged in as the bot (role op); `admin_api` as the harness's own admin account,
+    so Airflow's event log tells the harness's writes from the bot's.
+    """
 
     options: SandboxOptions
     ports: Ports
     java: Java
     api: SandboxApi
+    admin_api: SandboxApi
     services: list[Service]
 
     @property
@@ -138,6 +154,24 @@ class Sandbox:
     def s3_endpoint(self) -> str:
         return f"http://{HOST}:{self.ports.gateway}"
 
+    @property
+    def secrets_url(self) -> str:
+        return f"http://{HOST}:{self.ports.secrets}"
+
+    @property
+    def credential_rotation_url(self) -> str:
+        """The secrets service's rotation endpoint: a POST lifts `expired-credential`."""
+        return f"{self.secrets_url}/secrets/rotate"
+
+    @property
+    def has_spark(self) -> bool:
+        return self.java.is_usable
+
+    @property
+    def spark_history_url(self) -> str | None:
+        """The Spark History Server, or None when Java is missing and Spark is left out."""
+        return f"http://{HOST}:{self.ports.spark_history}" if self.has_spark else None
+
     def set_fault(self, fault: Fault) -> None:
         """Switch the pipeline's surroundings to `fault`; `none` clears every fault."""
         set_fault(
@@ -145,9 +179,9 @@ class Sandbox:
         )
 
     async def run_dag(self, dag_id: str = PIPELINE_DAG_ID, *, within: float = 300.0) -> DagRun:
-        """Trigger a manual run of `dag_id` and wait up to `within` s for it to finish."""
-        run_id = await self.api.create_dag_run(dag_id)
-        return await self.api.wait_for_dag_run(dag_id, run_id, within=within)
+        """Trigger a manual run of `dag_id` as the harness (admin) and wait up to `within` s."""
+        run_id = await self.admin_api.create_dag_run(dag_id)
+        return await self.admin_api.wait_for_dag_run(dag_id, run_id, within=within)
 
 
 @asynccontextmanager
@@ -164,19 +198,22 @@ async def open_sandbox(
     venv_bin = await asyncio.to_thread(
         ensure_venv, options.venv.resolve(), get_requirements(java), console=console
     )
-    ports = Ports(*(get_free_port() for _ in range(4)))
-    password = prepare_home(options)
+    ports = Ports(*(get_free_port() for _ in range(6)))
+    passwords = prepare_home(options, java)
     env = build_env(options, ports, venv_bin)
     services: list[Service] = []
-    api = SandboxApi(f"http://{HOST}:{ports.api}", username=BOT_USER, password=password)
-    sandbox = Sandbox(options, ports, java, api, services)
+    api_url = f"http://{HOST}:{ports.api}"
+    api = SandboxApi(api_url, username=BOT_USER, password=passwords[BOT_USER])
+    admin_api = SandboxApi(api_url, username=ADMIN_USER, password=passwords[ADMIN_USER])
+    sandbox = Sandbox(options, ports, java, api, admin_api, services)
     try:
         await asyncio.to_thread(migrate_db, venv_bin, env, options)
-        services.extend(start_all(venv_bin, env, options, ports))
+        services.extend(start_all(venv_bin, env, options, ports, java))
         await wait_until_healthy(sandbox)
         yield sandbox
     finally:
         await api.aclose()
+        await admin_api.aclose()
         await asyncio.shield(asyncio.to_thread(stop_services, services))
 
 
@@ -186,16 +223,23 @@ def get_free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def prepare_home(options: SandboxOptions) -> str:
-    """Lay out AIRFLOW_HOME, the DAGs and the input; return the bot user's password."""
+def prepare_home(options: SandboxOptions, java: Java) -> dict[str, str]:
+    """Lay out AIRFLOW_HOME, the DAGs and the input; return each Airflow user's password."""
     if options.run_dir.is_dir():
         stop_stale_groups(options.run_dir)
     if options.fresh:
         shutil.rmtree(options.airflow_home, ignore_errors=True)
         shutil.rmtree(options.staging_dir, ignore_errors=True)
-    for folder in (options.dags_dir, options.run_dir, options.staging_dir):
+        shutil.rmtree(options.spark_events_dir, ignore_errors=True)
+    folders = (options.dags_dir, options.run_dir, options.staging_dir, options.spark_events_dir)
+    for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PACKAGE_DIR / "dags" / "orders_pipeline.py", options.dags_dir)
+    shutil.copy(PACKAGE_DIR / "dags" / f"{PIPELINE_DAG_ID}.py", options.dags_dir)
+    spark_dag = options.dags_dir / f"{SPARK_DAG_ID}.py"
+    if java.is_usable:
+        shutil.copy(PACKAGE_DIR / "dags" / spark_dag.name, spark_dag)
+    else:
+        spark_dag.unlink(missing_ok=True)
     shutil.copy(PACKAGE_DIR / "contract.yaml", options.dags_dir)
     shutil.copy(CALLBACK_FILE, options.dags_dir)
     # The callback module holds no DAG; skip parsing it.
@@ -203,12 +247,11 @@ def prepare_home(options: SandboxOptions) -> str:
     set_fault(input_dir=options.input_dir, switch_file=options.switch_file, fault="none")
 
     # Airflow generates passwords only for users missing from this file, so ours are known.
-    password = secrets.token_urlsafe(16)
-    passwords = {ADMIN_USER: secrets.token_urlsafe(16), BOT_USER: password}
+    passwords = {ADMIN_USER: secrets.token_urlsafe(16), BOT_USER: secrets.token_urlsafe(16)}
     passwords_file = options.airflow_home / "passwords.json"
     passwords_file.write_text(json.dumps(passwords), encoding="utf-8")
     passwords_file.chmod(0o600)
-    return password
+    return passwords
 
 
 def build_env(options: SandboxOptions, ports: Ports, venv_bin: Path) -> dict[str, str]:
@@ -245,8 +288,13 @@ def build_env(options: SandboxOptions, ports: Ports, venv_bin: Path) -> dict[str
         "AWS_DEFAULT_REGION": "us-east-1",
         "INCIDENT_BOT_URL": options.incident_bot_url,
         "INCIDENT_BOT_TOKEN": options.incident_bot_token,
+        "CHAOS_SPARK_EVENTS_DIR": str(options.spark_events_dir.resolve()),
+        # Spark's driver, block manager and the History Server bind here, not on 0.0.0.0.
+        "SPARK_LOCAL_IP": HOST,
     }
-    inherited = {name: os.environ[name] for name in ("HOME", "LANG", "TZ") if name in os.environ}
+    inherited = {
+        name: os.environ[name] for name in ("HOME", "LANG", "TZ", "JAVA_HOME") if name in os.environ
+    }
     return {
         **inherited,
         **airflow,
@@ -275,7 +323,7 @@ def migrate_db(venv_bin: Path, env: dict[str, str], options: SandboxOptions) -> 
 
 
 def start_all(
-    venv_bin: Path, env: dict[str, str], options: SandboxOptions, ports: Ports
+    venv_bin: Path, env: dict[str, str], options: SandboxOptions, ports: Ports, java: Java
 ) -> list[Service]:
     airflow = str(venv_bin / "airflow")
     python = str(venv_bin / "python")
@@ -287,24 +335,67 @@ def start_all(
             str(options.switch_file.resolve()),
             str(ports.reference),
             str(ports.gateway),
+            str(ports.secrets),
             f"http://{HOST}:{ports.moto}",
         ],
         "api-server": [airflow, "api-server"],
         "scheduler": [airflow, "scheduler", "--skip-serve-logs"],
         "dag-processor": [airflow, "dag-processor"],
     }
+    envs = dict.fromkeys(commands, env)
+    if java.is_usable:
+        commands["spark-history"], envs["spark-history"] = build_history_server(
+            venv_bin, env, options, ports
+        )
     services = []
     try:
         for name, command in commands.items():
-            services.append(start_service(name, command, env=env, run_dir=options.run_dir))
+            services.append(start_service(name, command, env=envs[name], run_dir=options.run_dir))
     except BaseException:
         stop_services(services)
         raise
     return services
 
 
+def build_history_server(
+    venv_bin: Path, env: dict[str, str], options: SandboxOptions, ports: Ports
+) -> tuple[list[str], dict[str, str]]:
+    """The History Server's command and environment: spark-class in the foreground.
+
+    start-history-server.sh would daemonise it into a group of its own; spark-class execs
+    java, so the recorded group is the server's.
+    """
+    spark_home = get_spark_home(venv_bin.parent)
+    if spark_home is None:
+        raise ConfigError(messages.to_spark_missing(venv_bin.parent))
+    run_dir = options.run_dir.resolve()
+    properties = {
+        "spark.history.fs.logDirectory": options.spark_events_dir.resolve().as_uri(),
+        "spark.history.ui.port": str(ports.spark_history),
+        "spark.history.fs.update.interval": "1s",
+    }
+    properties_file = run_dir / "spark-history.properties"
+    properties_file.write_text(
+        "".join(f"{key}={value}\n" for key, value in properties.items()), encoding="utf-8"
+    )
+    spark_env = {
+        **env,
+        "SPARK_HOME": str(spark_home),
+        "SPARK_DAEMON_MEMORY": HISTORY_SERVER_MEMORY,
+        "SPARK_PID_DIR": str(run_dir),
+        "SPARK_LOG_DIR": str(run_dir),
+    }
+    command = [
+        str(spark_home / "bin" / "spark-class"),
+        HISTORY_SERVER_CLASS,
+        "--properties-file",
+        str(properties_file),
+    ]
+    return command, spark_env
+
+
 async def wait_until_healthy(sandbox: Sandbox) -> None:
-    """Wait for the services, Airflow's components and the parsed pipeline DAG."""
+    """Wait for the services, Airflow's components and the parsed DAGs."""
     timeout = sandbox.options.start_timeout
     deadline = time.monotonic() + timeout
     detail = "not started"
@@ -335,10 +426,21 @@ async def get_unready(sandbox: Sandbox, client: httpx.AsyncClient) -> str:
         status = (health.get(component) or {}).get("status")
         if status != "healthy":
             return f"airflow {component}: {status}"
-    if await sandbox.api.get_dag(PIPELINE_DAG_ID) is None:
-        errors = await sandbox.api.get_import_errors()
-        return f"DAG {PIPELINE_DAG_ID} not parsed yet; import errors: {errors}"
+    if (await client.get(f"{sandbox.secrets_url}/healthz")).status_code != 200:
+        return "secrets service"
+    if sandbox.spark_history_url is not None:
+        applications = await client.get(f"{sandbox.spark_history_url}/api/v1/applications")
+        if applications.status_code != 200:
+            return f"Spark History Server: {applications.status_code}"
+    for dag_id in get_dag_ids(sandbox):
+        if await sandbox.api.get_dag(dag_id) is None:
+            errors = await sandbox.api.get_import_errors()
+            return f"DAG {dag_id} not parsed yet; import errors: {errors}"
     return ""
+
+
+def get_dag_ids(sandbox: Sandbox) -> list[str]:
+    return [PIPELINE_DAG_ID, SPARK_DAG_ID] if sandbox.has_spark else [PIPELINE_DAG_ID]
 
 
 def check_running(services: list[Service]) -> None:

@@ -338,6 +338,11 @@ def to_values(
         for regex in compiled.extract:
             if found := regex.search(line.text):
                 groups = to_groups(regex, line, found) | groups
+    # A value the matched lines do not name (the connection id, say) may sit on a line of
+    # its own elsewhere in the log: its first mention counts.
+    mentions = (regex.search(log_text) for regex in compiled.extract)
+    for found in sorted(filter(None, mentions), key=lambda found: found.start()):
+        groups = {key: value for key, value in found.groupdict().items() if value} | groups
     return groups | values
 
 

@@ -15,12 +15,12 @@ from starlette.responses import JSONResponse, Response
 
 from bot.actions.models import ActionContext, RunContext
 from bot.actions.service import ActionRunner, build_action_runner
+from bot.chaos.standins.server import StandIn, serve_app
 from bot.diagnosis.collectors.airflow_api import AirflowApi
 from bot.runbooks.loader import builtin_runbooks_dir, load_catalogue
 from bot.runbooks.models import RemediationStep
 from bot.settings import Settings
 from tests.fakes.airflow import FakeAirflow, Task
-from tests.fakes.server import StandIn, serve_app
 
 RUN_ID = "scheduled__2025-06-01T10:00:00+00:00"
 TASK = Task("daily_revenue", RUN_ID, "transform")

@@ -6,7 +6,8 @@ import pytest
 from pydantic import TypeAdapter
 
 from bot.actions.models import ActionRefused
-from bot.actions.params import to_filled_spec
+from bot.actions.params import to_filled_spec, to_playbook_values
+from bot.errors import ConfigError
 from bot.runbooks.models import Action, ClearTaskInstances, HttpCall
 
 ACTION = TypeAdapter(Action)
@@ -65,3 +66,42 @@ def test_unfilled_url_is_refused_rather_than_failing_validation() -> None:
 
     with pytest.raises(ActionRefused, match="credential_rotation_url"):
         to_filled_spec(action, {}, step_id="rotate")
+
+
+def test_playbook_values_setting_is_read_as_names_and_text_values() -> None:
+    setting = '{"credential_rotation_url": "https://secrets.internal/rotate", "retries": 3}'
+
+    values = to_playbook_values(setting)
+
+    assert values == {"credential_rotation_url": "https://secrets.internal/rotate", "retries": "3"}
+
+
+@pytest.mark.parametrize("setting", ["", "   ", "{}"])
+def test_empty_playbook_values_setting_gives_no_values(setting: str) -> None:
+    assert to_playbook_values(setting) == {}
+
+
+@pytest.mark.parametrize(
+    ("setting", "problem"),
+    [
+        ("credential_rotation_url=https://secrets.internal/rotate", "Expecting value"),
+        ('{"credential_rotation_url": ', "Expecting value"),
+        ('["https://secrets.internal/rotate"]', "not an object"),
+        ('"https://secrets.internal/rotate"', "not an object"),
+    ],
+)
+def test_playbook_values_that_are_not_a_json_object_are_a_config_error(
+    setting: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        to_playbook_values(setting)
+
+    assert "PLAYBOOK_VALUES must be a JSON object" in str(raised.value)
+    assert problem in str(raised.value)
+
+
+def test_playbook_values_refuse_nested_and_empty_values():
+    with pytest.raises(ConfigError, match="url: values must be text or numbers"):
+        to_playbook_values('{"url": {"host": "x"}, "ok": "y"}')
+    with pytest.raises(ConfigError, match="missing: values must be text or numbers"):
+        to_playbook_values('{"missing": null}')

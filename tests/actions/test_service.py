@@ -307,3 +307,115 @@ async def test_outcome_is_recorded_under_the_idempotency_key(
     recorded = await runner.get_outcome("inc-1", "clear-failed-task", 3)
     assert recorded == outcome.model_copy(update={"calls": []})
     assert await redis.ttl(outcome.key) > 0
+
+
+# Undoing an earlier step when a later step of the same fix failed (ActionRunner.roll_back)
+
+
+async def roll_back(
+    runner: ActionRunner, step: RemediationStep, ctx: RunContext
+) -> RunOutcome | None:
+    return await runner.roll_back(step, incident_id="inc-1", attempt=1, ctx=ctx)
+
+
+async def run_and_confirm_raise_memory(
+    fake: FakeAirflow, runner: ActionRunner, ctx: RunContext
+) -> RemediationStep:
+    """The real raise-task-memory step, run from 2Gi to 4Gi and marked done by a person."""
+    fake.variables[VARIABLE] = {"key": VARIABLE, "value": "2Gi", "description": None}
+    step = get_step("out-of-memory-airflow", "raise-task-memory")
+    await run(runner, step, ctx)
+    done = await runner.confirm(step, incident_id="inc-1", attempt=1, ctx=ctx)
+    assert (done.status, done.verified) == (RunStatus.EXECUTED, True)
+    assert fake.variables[VARIABLE]["value"] == "4Gi"
+    return step
+
+
+async def test_roll_back_restores_a_verified_step_once_and_records_it(
+    airflow: tuple[FakeAirflow, str], runner: ActionRunner, run_ctx: RunContext
+) -> None:
+    fake, _ = airflow
+    step = await run_and_confirm_raise_memory(fake, runner, run_ctx)
+    writes_before = len(fake.writes)
+
+    undone = await roll_back(runner, step, run_ctx)
+    again = await roll_back(runner, step, run_ctx)
+
+    assert undone is not None
+    assert undone.rolled_back
+    assert "is taken back" in undone.details[0]
+    assert fake.variables[VARIABLE]["value"] == "2Gi"
+    assert again is None
+    [restore] = fake.writes[writes_before:]
+    assert (restore.method, restore.json["value"]) == ("PATCH", "2Gi")
+    recorded = await runner.get_outcome("inc-1", step.id, 1)
+    assert recorded is not None and recorded.rolled_back
+    assert {call.method for call in undone.calls if call.system == "airflow"} >= {"PATCH"}
+
+
+async def test_two_concurrent_roll_backs_of_one_step_restore_once(
+    airflow: tuple[FakeAirflow, str], runner: ActionRunner, run_ctx: RunContext
+) -> None:
+    fake, _ = airflow
+    step = await run_and_confirm_raise_memory(fake, runner, run_ctx)
+    writes_before = len(fake.writes)
+
+    outcomes = await asyncio.gather(*(roll_back(runner, step, run_ctx) for _ in "ab"))
+
+    assert [outcome is None for outcome in outcomes].count(False) == 1
+    assert len(fake.writes) == writes_before + 1
+
+
+async def test_roll_back_of_a_verified_step_without_rollback_does_nothing(
+    airflow: tuple[FakeAirflow, str], runner: ActionRunner, run_ctx: RunContext
+) -> None:
+    fake, _ = airflow
+    step = get_step("code-bug", "clear-failed-task")
+    ran = await run(runner, step, run_ctx)
+    assert ran.verified and step.rollback is None
+
+    assert await roll_back(runner, step, run_ctx) is None
+    assert len(fake.writes) == 1
+
+
+async def test_roll_back_of_a_step_that_never_ran_does_nothing(
+    airflow: tuple[FakeAirflow, str], runner: ActionRunner, run_ctx: RunContext
+) -> None:
+    fake, _ = airflow
+    fake.variables[VARIABLE] = {"key": VARIABLE, "value": "2Gi", "description": None}
+
+    undone = await roll_back(
+        runner, get_step("out-of-memory-airflow", "raise-task-memory"), run_ctx
+    )
+
+    assert undone is None
+    assert fake.writes == []
+
+
+async def test_roll_back_of_a_step_still_waiting_for_a_person_does_nothing(
+    airflow: tuple[FakeAirflow, str], runner: ActionRunner, run_ctx: RunContext
+) -> None:
+    fake, _ = airflow
+    fake.variables[VARIABLE] = {"key": VARIABLE, "value": "2Gi", "description": None}
+    step = get_step("out-of-memory-airflow", "raise-task-memory")
+    await run(runner, step, run_ctx)
+
+    assert await roll_back(runner, step, run_ctx) is None
+    assert fake.variables[VARIABLE]["value"] == "4Gi"
+
+
+async def test_roll_back_of_a_step_already_rolled_back_by_its_own_verification_does_nothing(
+    airflow: tuple[FakeAirflow, str], runner: ActionRunner, run_ctx: RunContext
+) -> None:
+    fake, _ = airflow
+    fake.variables[VARIABLE] = {"key": VARIABLE, "value": "2Gi", "description": None}
+    step = get_step("out-of-memory-airflow", "raise-task-memory")
+    await run(runner, step, run_ctx)
+    failed = await runner.confirm(
+        step, incident_id="inc-1", attempt=1, ctx=run_ctx, succeeded=False
+    )
+    assert failed.rolled_back
+    writes_before = len(fake.writes)
+
+    assert await roll_back(runner, step, run_ctx) is None
+    assert len(fake.writes) == writes_before

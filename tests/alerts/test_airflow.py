@@ -13,9 +13,9 @@ from starlette.responses import JSONResponse, Response
 
 from bot.alerts import airflow
 from bot.alerts.models import AlertStatus, Link, Severity, Source
+from bot.chaos.standins.server import StandIn, serve_app
 from bot.errors import AuthenticationFailed, BadRequest
 from tests.alerts.files import load_payload, read_payload, to_body
-from tests.fakes.server import StandIn, serve_app
 
 TOKEN = SecretStr("airflow-callback-token-0123456789")
 CALLBACK_FILE = Path(__file__).parents[2] / "docs" / "airflow_callback.py"

@@ -16,13 +16,14 @@ from starlette.routing import Route
 from bot.chaos.fault_services import create_servers
 from bot.chaos.faults import write_switch
 from bot.chaos.models import Fault
-from tests.fakes.server import serve_app
+from bot.chaos.standins.server import serve_app
 
 
 @dataclass
 class Services:
     reference_url: str
     gateway_url: str
+    secrets_url: str
     switch_file: Path
     upstream_requests: list[dict[str, Any]]
 
@@ -46,16 +47,16 @@ def services(tmp_path: Path) -> Iterator[Services]:
     received: list[dict[str, Any]] = []
     switch_file = tmp_path / "faults.json"
     with serve_app(create_upstream(received)) as upstream_url:
-        servers = create_servers(switch_file, 0, 0, upstream_url)
+        servers = create_servers(switch_file, 0, 0, 0, upstream_url)
         threads = [
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
             for server in servers
         ]
         for thread in threads:
             thread.start()
-        reference, gateway = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
+        reference, gateway, secrets = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
         try:
-            yield Services(reference, gateway, switch_file, received)
+            yield Services(reference, gateway, secrets, switch_file, received)
         finally:
             for server in servers:
                 server.shutdown()
@@ -111,3 +112,50 @@ def test_gateway_ignores_faults_meant_for_other_services(services: Services) -> 
     services.set_fault("flaky-dependency")
 
     assert httpx.get(f"{services.gateway_url}/orders-lake").status_code == 200
+
+
+def rotate(services: Services, body: object) -> httpx.Response:
+    return httpx.post(f"{services.secrets_url}/secrets/rotate", json=body)
+
+
+def test_rotation_lifts_the_expired_credential_and_names_the_new_version(
+    services: Services,
+) -> None:
+    services.set_fault("expired-credential")
+
+    response = rotate(services, {"conn_id": "aws_default", "reason": "incident 7"})
+
+    assert response.status_code == 200
+    assert response.json()["conn_id"] == "aws_default"
+    assert response.json()["version"] == "v2"
+    assert response.json()["lifted_fault"] == "expired-credential"
+    assert httpx.put(f"{services.gateway_url}/orders-lake/key", content=b"x").status_code == 200
+
+
+def test_each_rotation_issues_a_newer_version(services: Services) -> None:
+    versions = [rotate(services, {"conn_id": "aws_default"}).json()["version"] for _ in range(2)]
+
+    assert versions == ["v2", "v3"]
+
+
+def test_rotation_leaves_a_missing_permission_in_place(services: Services) -> None:
+    services.set_fault("permission-denied")
+
+    response = rotate(services, {"conn_id": "aws_default", "reason": "wrong playbook"})
+
+    assert response.status_code == 200
+    assert response.json()["lifted_fault"] is None
+    assert httpx.put(f"{services.gateway_url}/orders-lake/key", content=b"x").status_code == 403
+
+
+@pytest.mark.parametrize("body", [{"reason": "no connection"}, {"conn_id": " "}, ["aws_default"]])
+def test_rotation_without_a_connection_id_is_refused_and_changes_nothing(
+    services: Services, body: object
+) -> None:
+    services.set_fault("expired-credential")
+
+    response = rotate(services, body)
+
+    assert response.status_code == 400
+    assert "conn_id" in response.json()["error"]
+    assert httpx.put(f"{services.gateway_url}/orders-lake/key", content=b"x").status_code == 400

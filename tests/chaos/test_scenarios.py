@@ -2,16 +2,20 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+from bot.approvals.policy import DEFAULT_APPROVERS_NEEDED
+from bot.chaos.models import Behaviour, DependencyFault, Scenario
 from bot.chaos.scenarios import BUILTIN_DIR, get_scenarios, load_scenarios
 from bot.cli import app
 from bot.errors import ConfigError
+from bot.runbooks.catalogue import Catalogue
 from bot.runbooks.loader import builtin_runbooks_dir, load_catalogue
+from bot.runbooks.models import Risk
 
 VALID_SCENARIO: dict[str, Any] = {
     "name": "bad-schema-custom",
@@ -60,7 +64,24 @@ def test_builtin_scenarios_cover_every_fault_and_approver_behaviour() -> None:
         "spark-missing-input",
     }
     behaviours = {scenario.approval.behaviour for scenario in scenarios if scenario.approval}
-    assert behaviours == {"approve", "reject", "no-answer", "approve-while-fault-present"}
+    assert behaviours == set(get_args(Behaviour))
+
+
+def test_every_builtin_fault_is_driven_by_at_least_two_behaviours() -> None:
+    behaviours: dict[str, set[str]] = {}
+    for scenario in load_scenarios():
+        if scenario.approval is not None:
+            behaviours.setdefault(scenario.fault, set()).add(scenario.approval.behaviour)
+
+    assert behaviours.keys() == {scenario.fault for scenario in load_scenarios()} - {"none"}
+    for fault, driven_by in behaviours.items():
+        assert len(driven_by) >= 2, f"{fault}: {sorted(driven_by)}"
+
+
+def test_builtin_scenarios_hold_every_dependency_fault() -> None:
+    held = {fault for scenario in load_scenarios() for fault in scenario.dependency_faults}
+
+    assert held == set(get_args(DependencyFault))
 
 
 def test_builtin_scenarios_name_playbooks_of_their_failure_class() -> None:
@@ -74,11 +95,30 @@ def test_builtin_scenarios_name_playbooks_of_their_failure_class() -> None:
         assert playbook.failure_class == scenario.expected.failure_class
 
 
-def test_credential_rotation_scenario_has_two_distinct_approvers() -> None:
-    [scenario] = [s for s in load_scenarios() if s.fault == "expired-credential"]
+def is_high_risk(scenario: Scenario, catalogue: Catalogue) -> bool:
+    playbook = catalogue.get(scenario.expected.playbook or "")
+    return playbook is not None and any(step.risk is Risk.HIGH for step in playbook.remediation)
 
-    assert scenario.approval is not None
-    assert len(set(scenario.approval.approvers)) == 2
+
+def test_high_risk_scenarios_name_as_many_distinct_approvers_as_the_policy_needs() -> None:
+    catalogue = load_catalogue(builtin_runbooks_dir())
+
+    high_risk = [scenario for scenario in load_scenarios() if is_high_risk(scenario, catalogue)]
+
+    assert {scenario.fault for scenario in high_risk} >= {"expired-credential"}
+    for scenario in high_risk:
+        assert scenario.approval is not None, scenario.name
+        approvers = set(scenario.approval.approvers)
+        assert len(approvers) >= DEFAULT_APPROVERS_NEEDED[Risk.HIGH], scenario.name
+
+
+def test_scenario_accepts_every_known_dependency_fault(tmp_path: Path) -> None:
+    faults = list(get_args(DependencyFault))
+    write_scenario(tmp_path, changed("dependency_faults", faults))
+
+    [scenario] = load_scenarios(tmp_path)
+
+    assert scenario.dependency_faults == faults
 
 
 def test_user_folder_adds_scenarios_to_the_builtin_ones(tmp_path: Path) -> None:
@@ -105,6 +145,12 @@ def test_user_folder_adds_scenarios_to_the_builtin_ones(tmp_path: Path) -> None:
         (changed("fault", "none"), "", "must expect outcome no_incident"),
         (changed("name", "Bad Name"), "name", "should match pattern"),
         (changed("dag_id", None), "dag_id", "Field required"),
+        (
+            changed("dependency_faults", ["slack-errors", "meteor"]),
+            "dependency_faults.1",
+            "Input should be 'slack-errors', 'jira-down', 'redis-restart' or 'llm-overloaded'",
+        ),
+        (changed("dependency_faults", "jira-down"), "dependency_faults", "a valid list"),
     ],
 )
 def test_invalid_scenario_names_file_and_field(
@@ -162,7 +208,8 @@ def test_cli_lists_builtin_and_user_scenarios(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "bad-schema-custom" in result.output
-    assert "flaky-dependency-approve-while-fault-present" in result.output
+    for scenario in load_scenarios():
+        assert scenario.name in result.output
 
 
 def test_cli_exits_2_naming_the_broken_scenario(tmp_path: Path) -> None:
@@ -190,3 +237,29 @@ def test_dry_run_refuses_an_unknown_scenario_name() -> None:
 
     assert result.exit_code == 2
     assert "unknown scenario no-such-drill" in result.output
+
+
+def test_run_refuses_an_unknown_output_format() -> None:
+    result = CliRunner().invoke(
+        app, ["chaos", "run", "--dry-run", "--format", "xml"], env={"COLUMNS": "200"}
+    )
+
+    assert result.exit_code == 2
+    assert "'xml' is not one of 'table', 'json'" in result.output
+
+
+def test_dry_run_starts_nothing_and_writes_no_report(tmp_path: Path) -> None:
+    folder, root = tmp_path / "report", tmp_path / "root"
+
+    result = CliRunner().invoke(
+        app,
+        [
+            *("chaos", "run", "control-no-fault", "--dry-run", "--format", "json"),
+            *("--report", str(folder), "--root", str(root)),
+        ],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("control-no-fault: inject none")
+    assert not folder.exists()
+    assert not root.exists()

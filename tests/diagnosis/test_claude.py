@@ -9,14 +9,14 @@ import httpx
 import pytest
 
 from bot.alerts.models import Alert, AlertStatus, PipelineContext, Source
+from bot.chaos.standins.anthropic import AnthropicStandIn, text_reply, tool_use
+from bot.chaos.standins.server import serve_app
 from bot.diagnosis.claude import ClaudeDiagnoser, ClaudeLimits
 from bot.diagnosis.collectors import AirflowApi
 from bot.diagnosis.models import Diagnosis, Evidence
 from bot.runbooks.catalogue import Catalogue
 from bot.runbooks.loader import builtin_runbooks_dir, load_catalogue
 from tests.fakes.airflow import FakeAirflow, Task
-from tests.fakes.anthropic import FakeAnthropic, text_reply, tool_use
-from tests.fakes.server import serve_app
 
 KEY_ERROR = "KeyError: \"['amount'] not in index\""
 LOG = "\n".join(
@@ -71,8 +71,8 @@ def catalogue() -> Catalogue:
 
 
 @pytest.fixture
-def claude() -> Iterator[tuple[FakeAnthropic, str]]:
-    fake = FakeAnthropic()
+def claude() -> Iterator[tuple[AnthropicStandIn, str]]:
+    fake = AnthropicStandIn()
     with serve_app(fake.app) as base_url:
         yield fake, base_url
 
@@ -154,7 +154,7 @@ async def test_search_runbooks_lists_playbooks_for_claude(claude, build_diagnose
 async def test_quote_from_a_refetched_task_instance_counts_as_evidence(catalogue):
     airflow = FakeAirflow(version="v2")
     airflow.add_task_instance(TASK, hostname="worker-7.internal")
-    fake = FakeAnthropic()
+    fake = AnthropicStandIn()
     fake.queue(
         tool_use("get_task_instance", {}),
         submit(
@@ -183,55 +183,55 @@ async def test_quote_from_a_refetched_task_instance_counts_as_evidence(catalogue
     assert not airflow.writes
 
 
-def queue_rate_limit(fake: FakeAnthropic) -> None:
+def queue_rate_limit(fake: AnthropicStandIn) -> None:
     fake.rate_limited()
 
 
-def queue_overload(fake: FakeAnthropic) -> None:
+def queue_overload(fake: AnthropicStandIn) -> None:
     fake.overloaded()
 
 
-def queue_server_error(fake: FakeAnthropic) -> None:
+def queue_server_error(fake: AnthropicStandIn) -> None:
     fake.fail("messages", 500, body={"type": "error", "error": {"type": "api_error"}})
 
 
-def queue_hang(fake: FakeAnthropic) -> None:
+def queue_hang(fake: AnthropicStandIn) -> None:
     fake.hang("messages")
 
 
-def queue_invalid_class(fake: FakeAnthropic) -> None:
+def queue_invalid_class(fake: AnthropicStandIn) -> None:
     fake.queue(submit(failure_class="network-glitch"))
 
 
-def queue_missing_playbook(fake: FakeAnthropic) -> None:
+def queue_missing_playbook(fake: AnthropicStandIn) -> None:
     fake.queue(submit(playbook_id="schema-drift-kafka"))
 
 
-def queue_playbook_of_another_class(fake: FakeAnthropic) -> None:
+def queue_playbook_of_another_class(fake: AnthropicStandIn) -> None:
     fake.queue(submit(playbook_id="disk-full"))
 
 
-def queue_invented_quote(fake: FakeAnthropic) -> None:
+def queue_invented_quote(fake: AnthropicStandIn) -> None:
     fake.queue(submit(evidence_quotes=["KeyError: 'amount_usd' missing from frame"]))
 
 
-def queue_no_quote(fake: FakeAnthropic) -> None:
+def queue_no_quote(fake: AnthropicStandIn) -> None:
     fake.queue(submit(evidence_quotes=[]))
 
 
-def queue_bad_confidence(fake: FakeAnthropic) -> None:
+def queue_bad_confidence(fake: AnthropicStandIn) -> None:
     fake.queue(submit(confidence=7))
 
 
-def queue_endless_tools(fake: FakeAnthropic) -> None:
+def queue_endless_tools(fake: AnthropicStandIn) -> None:
     fake.queue(*[tool_use("read_evidence", {"source": "airflow", "start_line": 1})] * 4)
 
 
-def queue_huge_turn(fake: FakeAnthropic) -> None:
+def queue_huge_turn(fake: AnthropicStandIn) -> None:
     fake.queue(tool_use("search_runbooks", {"query": "oom"}, usage=(39_000, 2_000)), submit())
 
 
-def queue_chat_without_answer(fake: FakeAnthropic) -> None:
+def queue_chat_without_answer(fake: AnthropicStandIn) -> None:
     fake.queue(text_reply("It is probably the schema."))
 
 

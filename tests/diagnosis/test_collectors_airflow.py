@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from bot.alerts.models import Alert, AlertStatus, PipelineContext, Source
+from bot.chaos.standins.server import serve_app
 from bot.diagnosis.collectors import AirflowApi, AirflowCollector, record_calls
 from bot.diagnosis.collectors.airflow_logs import to_v1_log_text
 from tests.fakes.airflow import FakeAirflow, Task, error_event, event, stack
-from tests.fakes.server import serve_app
 
 RUN_ID = "scheduled__2025-06-01T10:00:00+00:00"
 TASK = Task("daily_revenue", RUN_ID, "transform")
@@ -325,3 +325,80 @@ async def test_every_call_is_logged_and_recorded_with_its_outcome(airflow3, http
     assert len(caplog.records) == 4
     assert {record.incident_id for record in caplog.records} == {"inc-7"}
     assert not any("op" in record.getMessage().split() for record in caplog.records)
+
+
+# The failure callback can arrive before the worker reports the failure and writes the
+# traceback: the collector waits for the task instance to leave the running states.
+
+
+def to_instance_and_log_reads(fake: FakeAirflow) -> list[str]:
+    """The collector's reads in order: `state` for the task instance, `log` for the log."""
+    return [
+        "log" if "/logs/" in request.path else "state"
+        for request in fake.requests
+        if request.path.endswith(f"/taskInstances/{TASK.task_id}") or "/logs/" in request.path
+    ]
+
+
+def build_log_written_so_far(fake: FakeAirflow) -> Callable[[], Iterator[str]]:
+    """The Airflow 3 log as the worker has written it when it is read: the traceback is
+    there only once the task instance reads failed."""
+
+    def chunks() -> Iterator[str]:
+        events = [event("Reading input", logger="task.stdout")]
+        if fake.get_state(TASK) == "failed":
+            events.append(error_event(stack("KeyError", "\"['amount'] not in index\"")))
+        return (json.dumps(item) + "\n" for item in events)
+
+    return chunks
+
+
+@pytest.mark.parametrize("unsettled", ["running", "queued", "scheduled", "restarting"])
+async def test_task_still_running_is_polled_until_it_failed_then_its_log_is_read(
+    airflow3, http, unsettled
+):
+    fake, base_url = airflow3
+    fake.script_states(TASK, [unsettled, unsettled, unsettled, "failed"])
+    fake.set_log(TASK, 2, build_log_written_so_far(fake))
+    api = AirflowApi(client=http, base_url=base_url, username="bot", password="op")
+    collector = AirflowCollector(api, settle_seconds=10.0, poll_seconds=0.01)
+
+    evidence = await collector.collect(build_alert())
+
+    assert evidence is not None and evidence.note is None
+    assert "state=failed" in evidence.text.splitlines()[0]
+    assert KEY_ERROR in evidence.text.splitlines()
+    assert to_instance_and_log_reads(fake) == ["state", "state", "state", "state", "log"]
+
+
+async def test_task_stuck_running_is_read_anyway_once_the_settle_time_is_over(airflow3, http):
+    fake, base_url = airflow3
+    fake.add_task_instance(TASK, state="running", try_number=2)
+    settle_seconds = 0.3
+    api = AirflowApi(client=http, base_url=base_url, username="bot", password="op")
+    collector = AirflowCollector(api, settle_seconds=settle_seconds, poll_seconds=0.05)
+
+    started = time.monotonic()
+    evidence = await collector.collect(build_alert())
+    elapsed = time.monotonic() - started
+
+    assert evidence is not None and evidence.note is None
+    assert "state=running" in evidence.text.splitlines()[0]
+    assert KEY_ERROR in evidence.text.splitlines()
+    assert settle_seconds <= elapsed < settle_seconds + 3.0
+    reads = to_instance_and_log_reads(fake)
+    assert reads[-1] == "log" and reads.count("log") == 1
+    assert reads.count("state") >= 3
+
+
+async def test_task_that_already_failed_is_read_once_without_waiting(airflow3, http):
+    fake, base_url = airflow3
+    api = AirflowApi(client=http, base_url=base_url, username="bot", password="op")
+    collector = AirflowCollector(api, settle_seconds=30.0, poll_seconds=10.0)
+
+    started = time.monotonic()
+    evidence = await collector.collect(build_alert())
+
+    assert evidence is not None and KEY_ERROR in evidence.text.splitlines()
+    assert time.monotonic() - started < 5.0
+    assert to_instance_and_log_reads(fake) == ["state", "log"]

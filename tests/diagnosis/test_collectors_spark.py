@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from bot.alerts.models import Alert, AlertStatus, PipelineContext, Source
+from bot.chaos.standins.server import serve_app
 from bot.diagnosis.collectors import SparkApi, SparkCollector
 from bot.diagnosis.collectors.spark import to_app_id
-from tests.fakes.server import serve_app
 from tests.fakes.spark import (
     FakeSparkHistory,
     application,

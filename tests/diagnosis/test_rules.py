@@ -350,3 +350,82 @@ def test_empty_evidence_is_no_incident(engine: RuleEngine) -> None:
 
     assert diagnosis.failure_class == NOT_AN_INCIDENT
     assert diagnosis.notes == ["Airflow could not be reached."]
+
+
+# Values the matched lines do not carry are looked up in the whole evidence text.
+
+AIRFLOW3_EXPIRED_TOKEN = (
+    "Airflow task instance orders_pipeline.load_orders run manual__2026-12-03T19:02:00+00:00: "
+    "state=failed, try_number=1, max_tries=0, hostname=sandbox, operator=PythonOperator\n"
+    "Log of try 1:\n"
+    "[2026-12-03T19:02:11.402118Z] INFO airflow.models.dagbag.DagBag - Filling up the DagBag "
+    "from /opt/airflow/dags/orders_pipeline.py\n"
+    "[2026-12-03T19:02:11.733050Z] INFO task.stdout - Reading /data/staging/orders.parquet\n"
+    "[2026-12-03T19:02:11.733512Z] INFO task.stdout - Using connection ID {conn} for task "
+    "execution.\n"
+    "[2026-12-03T19:02:11.901277Z] INFO botocore.credentials - Found credentials in "
+    "environment variables.\n"
+    "[2026-12-03T19:02:12.118734Z] ERROR task - Task failed with exception\n"
+    "Traceback (most recent call last):\n"
+    '  File "/opt/airflow/dags/orders_pipeline.py", line 84, in load_orders\n'
+    '  File "/opt/sandbox/lib/python3.11/site-packages/botocore/client.py", line 1023, in '
+    "_make_api_call\n"
+    "botocore.exceptions.ClientError: An error occurred (ExpiredToken) when calling the "
+    "PutObject operation: The provided token has expired.{matched_extra}\n"
+    "[2026-12-03T19:02:12.140391Z] INFO task - Task instance in failure state "
+    "ti_id=0193c2f1 state=failed\n"
+)
+
+
+def build_expired_token_log(conn: str = "'orders_lake'", matched_extra: str = "") -> str:
+    return AIRFLOW3_EXPIRED_TOKEN.format(conn=conn, matched_extra=matched_extra)
+
+
+def test_connection_id_on_a_line_of_its_own_fills_the_expired_credential_values(
+    engine: RuleEngine,
+) -> None:
+    evidence = [Evidence(source="airflow", text=build_expired_token_log())]
+
+    diagnosis = engine.diagnose(evidence, context={"dag_id": "orders_pipeline"})
+
+    assert diagnosis.playbook_id == "expired-credential"
+    assert diagnosis.values["conn_id"] == "orders_lake"
+    assert "(connection `orders_lake`)" in diagnosis.summary
+    assert all("Using connection ID" not in line.text for line in diagnosis.evidence_lines)
+
+
+def test_connection_id_on_the_matched_line_wins_over_one_elsewhere(engine: RuleEngine) -> None:
+    text = build_expired_token_log(matched_extra=" (conn_id=lake_writer)")
+
+    diagnosis = engine.diagnose(log(text))
+
+    assert diagnosis.playbook_id == "expired-credential"
+    assert diagnosis.values["conn_id"] == "lake_writer"
+
+
+def test_first_mention_elsewhere_counts_and_no_mention_leaves_the_value_unset(
+    engine: RuleEngine,
+) -> None:
+    twice = build_expired_token_log().replace(
+        "Reading /data/staging/orders.parquet",
+        "Using connection ID 'orders_raw' for task execution.",
+    )
+    without = build_expired_token_log(conn="from the environment")
+
+    first = engine.diagnose(log(twice))
+    none = engine.diagnose(log(without))
+
+    assert first.values["conn_id"] == "orders_raw"
+    assert "conn_id" not in none.values
+    assert "(connection `<conn_id>`)" in none.summary
+
+
+def test_earliest_mention_wins_whichever_extract_pattern_finds_it(engine: RuleEngine) -> None:
+    # `conn_id=...` is the playbook's second extract pattern, but it comes first in the log.
+    text = build_expired_token_log().replace(
+        "Reading /data/staging/orders.parquet", "conn_id=orders_early"
+    )
+
+    diagnosis = engine.diagnose(log(text))
+
+    assert diagnosis.values["conn_id"] == "orders_early"

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import pytest
 
 from bot.alerts.models import Alert, AlertStatus, PipelineContext, Source
+from bot.chaos.standins.anthropic import AnthropicStandIn, tool_use
+from bot.chaos.standins.server import serve_app
 from bot.diagnosis.collectors import AlertCollector
 from bot.diagnosis.models import Evidence
 from bot.diagnosis.rules import RuleEngine
@@ -18,8 +20,6 @@ from bot.runbooks.catalogue import Catalogue
 from bot.runbooks.loader import builtin_runbooks_dir, load_catalogue
 from bot.settings import Settings
 from tests.fakes.airflow import FakeAirflow, Task, error_event, event, stack
-from tests.fakes.anthropic import FakeAnthropic, tool_use
-from tests.fakes.server import serve_app
 from tests.fakes.spark import FakeSparkHistory, application, executor, failed_stage
 
 TASK = Task("daily_revenue", "scheduled__2025-06-01T10:00:00+00:00", "transform")
@@ -33,7 +33,7 @@ ODD_FAILURE = "Task failed: the frobnicator returned an unexpected widget"
 class StandIns:
     airflow: FakeAirflow
     spark: FakeSparkHistory
-    claude: FakeAnthropic
+    claude: AnthropicStandIn
     urls: dict[str, str]
 
 
@@ -74,7 +74,7 @@ def stand_ins() -> Iterator[StandIns]:
         stages=[failed_stage(3, f"Job aborted due to stage failure: {YARN_KILL}")],
         allexecutors=[executor("7", remove_reason=YARN_KILL)],
     )
-    claude = FakeAnthropic()
+    claude = AnthropicStandIn()
     with ExitStack() as stack_of_servers:
         urls = {
             name: stack_of_servers.enter_context(serve_app(fake.app))

@@ -22,6 +22,11 @@ told otherwise). A cleared task instance or a triggered run stays pending for
     airflow.outcome = "failed"  # the rerun fails again
     airflow.variables["key"] = {"key": "key", "value": "1", "description": None}
 
+A task instance can also be scripted to answer a state per read, the last one staying (a
+failure callback arrives while Airflow still reports the task running):
+
+    airflow.script_states(TASK, ["running", "running", "failed"])
+
 A dry-run clear changes nothing, so `writes` leaves it out. Write route names for faults:
 clear, trigger, task_state, dag_run, dag, variable. `include_downstream` and
 `include_upstream` are accepted but the stand-in has no task graph.
@@ -41,7 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.fakes.server import RecordedRequest, StandIn
+from bot.chaos.standins.server import RecordedRequest, StandIn
 
 LogContent = str | list[dict[str, Any]] | Callable[[], Iterable[str]]
 HOST = "worker-1.internal"
@@ -126,6 +131,7 @@ class FakeAirflow(StandIn):
         self.pause_overrides: dict[str, bool] = {}
         self.pending_polls = 1
         self._pending: dict[Task | tuple[str, str], int] = {}
+        self._scripted_states: dict[Task, list[str]] = {}
         self.app = Starlette(routes=self.to_routes() + self.to_write_routes())
 
     @property
@@ -197,6 +203,10 @@ class FakeAirflow(StandIn):
             **fields,
         }
 
+    def script_states(self, task: Task, states: Iterable[str]) -> None:
+        """The states successive reads of the task instance answer; the last one stays."""
+        self._scripted_states[task] = list(states)
+
     def set_log(self, task: Task, try_number: int, content: LogContent) -> None:
         """Events (v2), text (v1), or a function yielding raw body chunks for huge logs."""
         self._logs[(task, try_number)] = content
@@ -228,6 +238,8 @@ class FakeAirflow(StandIn):
         task = _to_task(request)
         if task not in self._task_instances:
             return JSONResponse({"detail": "TaskInstance not found"}, status_code=404)
+        if script := self._scripted_states.get(task):
+            self._task_instances[task]["state"] = script.pop(0) if len(script) > 1 else script[0]
         self._settle(task, self._task_instances[task])
         return JSONResponse(self._task_instances[task])
 

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tests.fakes.server import StandIn
+from bot.chaos.standins.server import StandIn
 
 RESOURCES = ("jobs", "stages", "allexecutors", "sql")
 

@@ -30,7 +30,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tests.fakes.server import RecordedRequest, StandIn, serve_app
+from bot.chaos.standins.server import RecordedRequest, StandIn, serve_app
 
 APP_ID = "00000000-aaaa-4bbb-8ccc-000000000001"
 TENANT_ID = "00000000-aaaa-4bbb-8ccc-0000000000f0"

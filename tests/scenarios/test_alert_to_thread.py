@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.chaos.standins.slack import serve_slack
 from bot.incidents.states import State
-from tests.fakes.slack import serve_slack
 from tests.scenarios.harness import (
     SLACK_SIGNING_SECRET,
     SLACK_TOKEN,

@@ -13,12 +13,18 @@ from typer.testing import CliRunner
 from bot.approvals.models import RequestStatus
 from bot.audit.models import AuditKind
 from bot.audit.store import AUDIT_KEY
+from bot.chaos.standins.server import serve_app
+from bot.chaos.standins.slack import (
+    build_block_actions,
+    build_slash_command,
+    serve_slack,
+    sign_request,
+)
 from bot.cli import app as cli_app
+from bot.errors import ConfigError
 from bot.incidents.states import State
 from bot.traces.models import StepKind
 from tests.fakes.airflow import FakeAirflow, Task, error_event, stack
-from tests.fakes.server import serve_app
-from tests.fakes.slack import build_block_actions, build_slash_command, serve_slack, sign_request
 from tests.scenarios.harness import (
     AIRFLOW_TOKEN,
     SLACK_SIGNING_SECRET,
@@ -610,3 +616,330 @@ async def test_recovery_before_expiry_cancels_the_request_without_nobody_approve
     assert not replies_saying(slack, "Escalating")
     assert [entry.data["status"] for entry in resolved] == ["cancelled"]
     assert airflow.writes == []
+
+
+# A later step of a fix fails its verification: the earlier steps that ran are taken back.
+
+SWAP_ERROR = "WarehouseSwapError: the loader ran out of warehouse memory"
+MEMORY_VARIABLE = f"{TASK.dag_id}.warehouse_memory"
+TWO_STEP_PLAYBOOK = """
+id: swap
+title: Warehouse swap
+failure_class: out-of-memory
+applies_to: [airflow]
+recognition:
+  patterns:
+    - regex: "WarehouseSwapError"
+      weight: 0.97
+diagnosis: The warehouse loader of {dag_id} ran out of memory.
+remediation:
+  - id: raise-memory
+    title: Raise the warehouse memory of the loader
+    action:
+      kind: airflow.set_variable
+      params:
+        key: "{dag_id}.warehouse_memory"
+        value: "8Gi"
+    risk: low
+    verification:
+      kind: manual
+      params:
+        instructions: The variable holds the new value.
+      timeout_seconds: 600
+    rollback:
+      kind: airflow.set_variable
+      params:
+        key: "{dag_id}.warehouse_memory"
+        value: "{previous_value}"
+  - id: clear-task
+    title: Clear the failed task so it runs with more memory
+    action:
+      kind: airflow.clear_task_instances
+      params:
+        dag_id: "{dag_id}"
+        dag_run_id: "{dag_run_id}"
+        task_ids: ["{task_id}"]
+    risk: low
+    verification:
+      kind: airflow.task_instance_state
+      params:
+        dag_id: "{dag_id}"
+        dag_run_id: "{dag_run_id}"
+        task_id: "{task_id}"
+      timeout_seconds: 10
+    rollback: null
+escalation:
+  team: "@warehouse-team"
+  after_minutes: 30
+"""
+
+
+def variable_writes(airflow):
+    return [
+        (request.method, request.json["value"])
+        for request in airflow.writes
+        if "/variables" in request.path and request.method in ("PATCH", "POST")
+    ]
+
+
+async def get_open_request_id(bot, incident_id, step_id):
+    requests = await bot.runtime.remediation.approvals.store.list_for_incident(incident_id)
+    [request] = [request for request in requests if request.step_id == step_id]
+    return request.id
+
+
+async def run_a_fix_whose_second_step_fails(bot, slack, airflow):
+    """Approve the variable step, confirm it done, approve the clear that fails again; then
+    ask the flow to take earlier steps back a second time. Returns the incident."""
+    incident, first_id = await open_incident(bot, airflow, SWAP_ERROR)
+    await click(bot, slack, incident, action="approve", value=first_id, user=ONCALL[0])
+    await wait_for(lambda: has_reply(slack, "Waiting for a person"))
+    await bot.wait_until_idle()
+    assert airflow.variables[MEMORY_VARIABLE]["value"] == "8Gi"
+
+    await click(bot, slack, incident, action="done", value=first_id, user=ONCALL[1])
+    await wait_for_state(bot, incident.id, State.AWAITING_APPROVAL)
+    second_id = await get_open_request_id(bot, incident.id, "clear-task")
+    await click(bot, slack, incident, action="approve", value=second_id, user=ONCALL[0])
+    await wait_for_state(bot, incident.id, State.ESCALATED)
+
+    # The same fix failing again finds nothing left to take back.
+    remediation = bot.runtime.remediation
+    await remediation._roll_back_earlier(await remediation.approvals.get(second_id))
+    await bot.wait_until_idle()
+    return incident
+
+
+def to_thread_text(call):
+    return json.dumps(call.params)
+
+
+@pytest.fixture
+def two_step_fix(make_settings, airflow, tmp_path):
+    (tmp_path / "runbooks" / "swap.yaml").write_text(TWO_STEP_PLAYBOOK)
+    airflow.variables[MEMORY_VARIABLE] = {"key": MEMORY_VARIABLE, "value": "2Gi"}
+    airflow.outcome = "failed"  # the cleared task fails again
+    return make_settings()
+
+
+async def test_later_step_failing_verification_rolls_back_the_earlier_step_and_escalates(
+    two_step_fix, slack, airflow
+):
+    async with start_bot(two_step_fix) as bot:
+        incident = await run_a_fix_whose_second_step_fails(bot, slack, airflow)
+        entries = await get_audit(bot)
+        requests = await bot.runtime.remediation.approvals.store.list_for_incident(incident.id)
+        current = await bot.runtime.store.get(incident.id)
+
+    assert current.state is State.ESCALATED
+    assert airflow.variables[MEMORY_VARIABLE]["value"] == "2Gi"
+    assert variable_writes(airflow) == [("PATCH", "8Gi"), ("PATCH", "2Gi")]
+    assert len(clears(airflow)) == 1
+    assert {request.status for request in requests} == {RequestStatus.EXECUTED}
+    [undone] = [
+        call
+        for call in slack.calls_to("chat.postMessage")
+        if "`raise-memory` is taken back" in to_thread_text(call)
+    ]
+    assert "thread_ts" in undone.params
+    assert "Restored the Variable `orders_daily.warehouse_memory` to `2Gi`" in to_thread_text(
+        undone
+    )
+    [rollback] = [entry for entry in entries if entry.kind is AuditKind.ROLLBACK]
+    assert rollback.data["rolled_back"] is True
+    finished = [entry for entry in entries if entry.kind is AuditKind.ACTION_FINISHED]
+    assert [entry.data["step_id"] for entry in finished] == [
+        "raise-memory",
+        "raise-memory",
+        "clear-task",
+        "raise-memory",
+    ]
+    assert finished[-1].data["rolled_back"] is True
+    kinds = [entry.kind for entry in entries]
+    assert kinds.index(AuditKind.ROLLBACK) < kinds.index(AuditKind.ESCALATION)
+    [escalation] = replies_saying(slack, "Escalating")
+    assert "@warehouse-team" in escalation.params["text"]
+
+
+async def test_reply_for_a_step_taken_back_does_not_say_fixed(two_step_fix, slack, airflow):
+    async with start_bot(two_step_fix) as bot:
+        await run_a_fix_whose_second_step_fails(bot, slack, airflow)
+
+    [undone] = [
+        call
+        for call in slack.calls_to("chat.postMessage")
+        if "`raise-memory` is taken back" in to_thread_text(call)
+    ]
+    assert "Fixed and verified" not in undone.params["text"]
+    assert undone.params["text"].startswith("Taken back because a later step failed")
+
+
+SET_MEMORY_STEP = """
+  - id: {id}
+    title: Set the warehouse memory to {value}
+    action:
+      kind: airflow.set_variable
+      params:
+        key: "{{dag_id}}.warehouse_memory"
+        value: "{value}"
+    risk: low
+    verification:
+      kind: manual
+      params:
+        instructions: The variable holds the new value.
+      timeout_seconds: 600
+    rollback:
+      kind: airflow.set_variable
+      params:
+        key: "{{dag_id}}.warehouse_memory"
+        value: "{{previous_value}}"
+"""
+
+
+def build_three_step_playbook():
+    """The two-step playbook with a second variable step between the first and the clear."""
+    head, clear = TWO_STEP_PLAYBOOK.split("  - id: clear-task")
+    head = head.replace('value: "8Gi"', 'value: "4Gi"')
+    return (
+        head
+        + SET_MEMORY_STEP.format(id="raise-memory-more", value="8Gi").lstrip("\n")
+        + ("  - id: clear-task" + clear)
+    )
+
+
+async def approve_and_confirm(bot, slack, incident, step_id):
+    request_id = await get_open_request_id(bot, incident.id, step_id)
+    await click(bot, slack, incident, action="approve", value=request_id, user=ONCALL[0])
+
+    async def is_waiting():
+        return (await bot.runtime.store.get(incident.id)).state is State.REMEDIATING and bool(
+            [
+                call
+                for call in replies_saying(slack, "Waiting for a person")
+                if request_id in to_thread_text(call)
+            ]
+        )
+
+    await wait_for(is_waiting)
+    await bot.wait_until_idle()
+    await click(bot, slack, incident, action="done", value=request_id, user=ONCALL[1])
+    await wait_for_state(bot, incident.id, State.AWAITING_APPROVAL)
+
+
+async def test_earlier_steps_are_taken_back_newest_first(make_settings, slack, airflow, tmp_path):
+    (tmp_path / "runbooks" / "swap.yaml").write_text(build_three_step_playbook())
+    airflow.variables[MEMORY_VARIABLE] = {"key": MEMORY_VARIABLE, "value": "2Gi"}
+    airflow.outcome = "failed"
+    async with start_bot(make_settings()) as bot:
+        incident, _ = await open_incident(bot, airflow, SWAP_ERROR)
+        await approve_and_confirm(bot, slack, incident, "raise-memory")
+        await approve_and_confirm(bot, slack, incident, "raise-memory-more")
+        clear_id = await get_open_request_id(bot, incident.id, "clear-task")
+        await click(bot, slack, incident, action="approve", value=clear_id, user=ONCALL[0])
+        await wait_for_state(bot, incident.id, State.ESCALATED)
+        rollbacks = await get_audit(bot, AuditKind.ROLLBACK)
+
+    # Newest first: 8Gi goes back to 4Gi, then 4Gi to 2Gi; the other order would end on 4Gi.
+    assert variable_writes(airflow) == [
+        ("PATCH", "4Gi"),
+        ("PATCH", "8Gi"),
+        ("PATCH", "4Gi"),
+        ("PATCH", "2Gi"),
+    ]
+    assert airflow.variables[MEMORY_VARIABLE]["value"] == "2Gi"
+    assert len(rollbacks) == 2
+
+
+# PLAYBOOK_VALUES: values a step needs that no alert carries (a rotation endpoint, say).
+
+EXPIRED_KEY_ERROR = "WarehouseKeyExpiredError: the warehouse key expired"
+ROTATION_URL = "https://secrets.internal/rotate"
+ROTATE_PLAYBOOK = """
+id: rotate
+title: Warehouse key expired
+failure_class: expired-credential
+applies_to: [airflow]
+recognition:
+  patterns:
+    - regex: "WarehouseKeyExpiredError"
+      weight: 0.97
+diagnosis: The warehouse key of {dag_id} expired.
+remediation:
+  - id: rotate-key
+    title: Rotate the warehouse key
+    action:
+      kind: http.call
+      params:
+        method: POST
+        url: "{credential_rotation_url}"
+        body:
+          dag_id: "{dag_id}"
+        expected_status: [200, 202]
+    risk: low
+    dry_run: false
+    verification:
+      kind: manual
+      params:
+        instructions: The loader connects with the new key.
+      timeout_seconds: 600
+escalation:
+  team: "@warehouse-team"
+  after_minutes: 30
+"""
+
+
+@pytest.fixture
+def rotate_settings(make_settings, tmp_path):
+    (tmp_path / "runbooks" / "rotate.yaml").write_text(ROTATE_PLAYBOOK)
+
+    def make(**overrides):
+        return make_settings(action_http_allowed_hosts="secrets.internal", **overrides)
+
+    return make
+
+
+async def test_playbook_values_fill_a_placeholder_no_alert_carries_and_the_alert_wins(
+    rotate_settings, slack, airflow
+):
+    values = {"credential_rotation_url": ROTATION_URL, "dag_id": "not_this_dag"}
+    async with start_bot(rotate_settings(playbook_values=json.dumps(values))) as bot:
+        incident, request_id = await open_incident(bot, airflow, EXPIRED_KEY_ERROR)
+        request = await bot.runtime.remediation.approvals.get(request_id)
+        current = await bot.runtime.store.get(incident.id)
+
+    [proposal] = replies_saying(slack, "Approval needed: Rotate the warehouse key")
+    assert ROTATION_URL in json.dumps(proposal.params)
+    assert "incident.approve" in json.dumps(proposal.params)
+    assert current.state is State.AWAITING_APPROVAL
+    assert request.values["credential_rotation_url"] == ROTATION_URL
+    assert request.values["dag_id"] == TASK.dag_id
+    assert request.action.params.url == ROTATION_URL
+    assert request.action.params.body == {"dag_id": TASK.dag_id}
+    assert not replies_saying(slack, "Escalating")
+
+
+async def test_step_whose_placeholder_no_value_fills_is_not_proposed_but_escalated(
+    rotate_settings, slack, airflow
+):
+    airflow.set_log(TASK, 2, [error_event(stack("RuntimeError", EXPIRED_KEY_ERROR))])
+    async with start_bot(rotate_settings()) as bot:
+        headers = {"Authorization": f"Bearer {AIRFLOW_TOKEN}", "Content-Type": "application/json"}
+        await bot.client.post(
+            "/webhooks/airflow", content=callback_body(EXPIRED_KEY_ERROR), headers=headers
+        )
+        await bot.wait_until_idle()
+        [incident] = await bot.runtime.store.list_recent()
+
+    [escalation] = replies_saying(slack, "Escalating")
+    assert incident.state is State.ESCALATED
+    assert "cannot be proposed" in escalation.params["text"]
+    assert "credential_rotation_url" in escalation.params["text"]
+    assert not replies_saying(slack, "Approval needed")
+
+
+async def test_bot_refuses_to_start_when_playbook_values_is_not_a_json_object(rotate_settings):
+    with pytest.raises(ConfigError, match="PLAYBOOK_VALUES must be a JSON object"):
+        async with start_bot(
+            rotate_settings(playbook_values=f"credential_rotation_url={ROTATION_URL}")
+        ):
+            pass

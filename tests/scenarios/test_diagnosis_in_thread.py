@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.chaos.standins.server import serve_app
+from bot.chaos.standins.slack import serve_slack
 from bot.errors import ConfigError
 from bot.incidents.states import State
 from bot.runtime import open_runtime
 from tests.fakes.airflow import FakeAirflow, Task, error_event, event, stack
-from tests.fakes.server import serve_app
-from tests.fakes.slack import serve_slack
 from tests.scenarios.harness import (
     AIRFLOW_TOKEN,
     SLACK_SIGNING_SECRET,

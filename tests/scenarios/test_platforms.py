@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.chaos.standins.slack import build_block_actions, serve_slack, sign_request
 from bot.chat.console.security import PAGE_HEADER
 from bot.chat.teams.adapter import TeamsChat
-from tests.fakes.slack import build_block_actions, serve_slack, sign_request
 from tests.fakes.teams import APP_ID, TENANT_ID, build_click, serve_teams
 from tests.scenarios.harness import (
     SLACK_SIGNING_SECRET,

@@ -7,6 +7,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.alerts.models import Alert, AlertStatus, Severity, Source
+from bot.chaos.standins.jira import serve_jira
 from bot.incidents.models import Incident
 from bot.incidents.routing import Match, Routing, Rule
 from bot.incidents.states import State
@@ -17,7 +18,6 @@ from bot.tickets.jira_adapter import JiraTracker
 from bot.tickets.policy import TicketPolicy
 from bot.tickets.service import TicketService
 from bot.tickets.store import TicketStore
-from tests.fakes.jira import serve_jira
 
 TRANSITIONS = {"remediating": "In Progress", "resolved": "Done", "triggered": "To Do"}
 PRIORITIES = {"critical": "Highest", "high": "High", "medium": "Medium"}

@@ -2,12 +2,12 @@ import asyncio
 
 import pytest
 
+from bot.chaos.standins.jira import BOT_NAME
 from bot.incidents.models import Event, EventKind
 from bot.incidents.states import State
 from bot.tickets import flows
 from bot.tickets.jira_format import to_plain_text
 from bot.tickets.models import FROM_JIRA, FROM_TICKET_SYNC, ORIGIN
-from tests.fakes.jira import BOT_NAME
 from tests.tickets.conftest import build_tickets, open_incident
 
 

@@ -6,11 +6,11 @@ from email.utils import format_datetime
 import pytest
 from pydantic import SecretStr
 
+from bot.chaos.standins.jira import BOT_ACCOUNT_ID, BOT_NAME, serve_jira
 from bot.chat.models import Message, Section
 from bot.tickets.jira_adapter import JiraTracker
 from bot.tickets.models import NewTicket, TicketComment
 from bot.tickets.port import TicketRejected, TrackerUnavailable
-from tests.fakes.jira import BOT_ACCOUNT_ID, BOT_NAME, serve_jira
 
 MARKER = "incident-bot · INC-1 · events 1-2"
 

@@ -19,6 +19,7 @@ from airflow_callback import notify_incident_bot
 
 CONTRACT_FILE = Path(__file__).resolve().parent / "contract.yaml"
 REQUEST_TIMEOUT_SECONDS = 10
+LAKE_CONN_ID = "orders_lake"
 
 
 def get_contract_columns() -> dict[str, str]:
@@ -73,6 +74,9 @@ def load(enriched: str, ds: str | None = None) -> str:
     import boto3
     from botocore.config import Config
 
+    # The lake's credentials belong to one Airflow connection; say which, as the AWS hook does,
+    # so whoever reads the log knows what to rotate.
+    print(f"Using connection ID '{LAKE_CONN_ID}' for task execution.")
     client = boto3.client(
         "s3",
         endpoint_url=os.environ["CHAOS_S3_ENDPOINT"],

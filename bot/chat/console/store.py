@@ -168,7 +168,7 @@ class ConsoleStore:
             # The web server cancels a stream when its client goes away; the
             # connection must still go back to the pool.
             with anyio.CancelScope(shield=True):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     def close(self) -> None:
         """Ask every open event stream to end; safe to call from a signal handler."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from bot.alerts.models import Alert
@@ -12,6 +14,9 @@ from bot.diagnosis.messages import build_collector_note
 from bot.diagnosis.models import Evidence
 
 TASK_INSTANCE_FIELDS = ("state", "try_number", "max_tries", "hostname", "duration", "operator")
+# A task's failure callback runs before its worker reports the failure and writes the last
+# log events (the traceback among them): until the state moves on, the log is not complete.
+UNSETTLED_STATES = frozenset({"running", "queued", "scheduled", "restarting"})
 
 
 def to_task_ref(alert: Alert) -> TaskRef | None:
@@ -36,10 +41,20 @@ class AirflowCollector:
 
     name = "airflow"
 
-    def __init__(self, api: AirflowApi, *, tail_chars: int = 64_000, error_chars: int = 64_000):
+    def __init__(
+        self,
+        api: AirflowApi,
+        *,
+        tail_chars: int = 64_000,
+        error_chars: int = 64_000,
+        settle_seconds: float = 20.0,
+        poll_seconds: float = 1.0,
+    ):
         self._api = api
         self._tail_chars = tail_chars
         self._error_chars = error_chars
+        self._settle_seconds = settle_seconds
+        self._poll_seconds = poll_seconds
 
     async def collect(self, alert: Alert) -> Evidence | None:
         task = to_task_ref(alert)
@@ -51,7 +66,7 @@ class AirflowCollector:
 
         task_instance: dict[str, Any] = {}
         try:
-            task_instance = await self._api.get_task_instance(task)
+            task_instance = await self._get_settled(task)
             lines.append(to_task_instance_line(task, task_instance))
         except CollectorError as exc:
             notes.append(build_collector_note(exc))
@@ -73,6 +88,17 @@ class AirflowCollector:
             note=" ".join(dict.fromkeys(notes)) or None,
             truncated=excerpt.truncated,
         )
+
+    async def _get_settled(self, task: TaskRef) -> dict[str, Any]:
+        """The task instance once it left the running states, or as it is after the wait."""
+        deadline = time.monotonic() + self._settle_seconds
+        while True:
+            task_instance = await self._api.get_task_instance(task)
+            if task_instance.get("state") not in UNSETTLED_STATES:
+                return task_instance
+            if time.monotonic() >= deadline:
+                return task_instance
+            await asyncio.sleep(self._poll_seconds)
 
 
 def _to_try_number(alert: Alert, task_instance: dict[str, Any]) -> int:

@@ -1,7 +1,7 @@
 import pytest
 
+from bot.chaos.standins.slack import serve_slack
 from bot.settings import Settings
-from tests.fakes.slack import serve_slack
 
 BOT_TOKEN = "xoxb-test-token"
 SIGNING_SECRET = "test-signing-secret"

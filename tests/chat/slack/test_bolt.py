@@ -6,18 +6,18 @@ import pytest
 from fastapi import FastAPI, Request
 from pydantic import SecretStr
 
-from bot.chat.models import Message
-from bot.chat.port import ThreadRef
-from bot.chat.slack.bolt import build_slack_app, to_command_text
-from bot.errors import ConfigError
-from tests.chat.slack.conftest import SIGNING_SECRET
-from tests.fakes.slack import (
+from bot.chaos.standins.slack import (
     BOT_USER_ID,
     build_app_mention,
     build_block_actions,
     build_slash_command,
     sign_request,
 )
+from bot.chat.models import Message
+from bot.chat.port import ThreadRef
+from bot.chat.slack.bolt import build_slack_app, to_command_text
+from bot.errors import ConfigError
+from tests.chat.slack.conftest import SIGNING_SECRET
 
 
 class RecordingHandlers:

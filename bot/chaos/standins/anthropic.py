@@ -1,28 +1,39 @@
 """A stand-in for Anthropic's Messages API (`POST /v1/messages`) that plays scripted turns.
 
-    claude = FakeAnthropic()
+    claude = AnthropicStandIn()
     claude.queue(tool_use("read_evidence", {"source": "airflow", "start_line": 1}),
                  tool_use("submit_diagnosis", {...}))
     with serve_app(claude.app) as base_url:
         client = AsyncAnthropic(api_key="k", base_url=base_url, max_retries=0)
 
-Replies follow the API's shapes: `stop_reason: "tool_use"` with `tool_use` blocks, `usage`,
-and error bodies `{"type": "error", "error": {"type": ..., "message": ...}}` for the faults
-`rate_limited()` (429) and `overloaded()` (529). Route name for faults: messages.
+or `with serve_anthropic() as claude:` and `claude.base_url`.
+
+It speaks the API's wire format, for the chaos drills and the tests: replies with
+`stop_reason: "tool_use"` and `tool_use` blocks, `usage`, and error bodies
+`{"type": "error", "error": {"type": ..., "message": ...}}`. With no turn queued it answers
+an `end_turn` text reply that submits nothing. Faults: `rate_limited()` (429 once),
+`overloaded()` (529 once), `set_overloaded(True)` (529 until set back); route name for
+`fail()`: messages.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from tests.fakes.server import StandIn
+from bot.chaos.standins.server import StandIn, serve_app
 
+DEFAULT_REPLY_TEXT = "Nothing more to add."
+# https://docs.anthropic.com/en/api/errors: 529 is "the API is temporarily overloaded".
+OVERLOADED_STATUS = 529
+OVERLOADED_BODY = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 _ids = itertools.count(1)
 
 
@@ -46,9 +57,13 @@ def error_body(error_type: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": error_type, "message": message}}
 
 
-class FakeAnthropic(StandIn):
+class AnthropicStandIn(StandIn):
+    """Answers queued turns in order, then a default text reply; records every request."""
+
     def __init__(self) -> None:
         super().__init__()
+        self.base_url = ""
+        self.is_overloaded = False
         self._replies: deque[dict[str, Any]] = deque()
         self.app = Starlette(
             routes=[self.to_route("/v1/messages", "messages", self._create, methods=("POST",))]
@@ -63,6 +78,7 @@ class FakeAnthropic(StandIn):
         self._replies.extend(replies)
 
     def rate_limited(self) -> None:
+        """Answer the next request 429, as the API does past the organisation's limits."""
         self.fail(
             "messages",
             429,
@@ -73,16 +89,35 @@ class FakeAnthropic(StandIn):
         )
 
     def overloaded(self) -> None:
-        self.fail("messages", 529, body=error_body("overloaded_error", "Overloaded"))
+        """Answer the next request 529 `overloaded_error`."""
+        self.fail("messages", OVERLOADED_STATUS, body=OVERLOADED_BODY)
+
+    def set_overloaded(self, overloaded: bool) -> None:
+        """Answer every request 529 `overloaded_error` until set back to False.
+
+        Queued turns wait: they are played once the overload ends.
+        """
+        self.is_overloaded = overloaded
 
     async def _create(self, request: Request) -> Response:
+        if self.is_overloaded:
+            return JSONResponse(OVERLOADED_BODY, status_code=OVERLOADED_STATUS)
         if not request.headers.get("authorization", "").startswith("Bearer ") and not (
             request.headers.get("x-api-key")
         ):
             return JSONResponse(error_body("authentication_error", "invalid x-api-key"), 401)
         body = await request.json()
-        reply = self._replies.popleft() if self._replies else text_reply("Nothing more to add.")
+        reply = self._replies.popleft() if self._replies else text_reply(DEFAULT_REPLY_TEXT)
         return JSONResponse({**reply, "model": body.get("model", "claude-test")})
+
+
+@contextmanager
+def serve_anthropic() -> Iterator[AnthropicStandIn]:
+    """Serve a fresh stand-in on a free loopback port; its `base_url` is the API's base URL."""
+    claude = AnthropicStandIn()
+    with serve_app(claude.app) as base_url:
+        claude.base_url = base_url
+        yield claude
 
 
 def _message(

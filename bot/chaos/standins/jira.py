@@ -5,13 +5,15 @@
         ...
         [create] = jira.calls_to("POST", "/issue")
 
-It answers what the `jira` client asks for the ticket sync: serverInfo, myself, field, issue
-create, get and edit, comments (add and list), transitions (list, and do: 204 with no body),
-issue properties, and search (`/search` on v2, `/search/jql` on v3; JQL `labels = "..."` is
-all it understands). It records every call in arrival order and can be told to fail: an
-HTTP status (5xx, 429 with Retry-After...) for the next calls, a hang past the client's
-timeout, a field the project demands on create, an answer lost after the issue was made,
-or a search index that lags behind creates.
+It speaks Jira's wire format, for the chaos drills and the tests, and answers what the `jira`
+client asks for the ticket sync: serverInfo, myself, field, issue create, get and edit,
+comments (add and list), transitions (list, and do: 204 with no body), issue properties, and
+search (`/search` on v2, `/search/jql` on v3; JQL `labels = "..."` is all it understands).
+It records every call in arrival order and can be told to fail: an HTTP status (5xx, 429
+with Retry-After...) for the next calls, a hang past the client's timeout, a field the
+project demands on create, an answer lost after the issue was made, a search index that lags
+behind creates, or being down (`set_down(True)`: 503 to everything, data kept) until set
+back. `get_issues(label=...)` lists the issues made, with their labels.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import serve_app
+from bot.chaos.standins.server import serve_app
 
 BOT_ACCOUNT_ID = "557058:bot-account"
 BOT_NAME = "incident-bot"
@@ -46,6 +48,8 @@ TRANSITIONS = (
     {"id": "31", "name": "Done", "to": "Done"},
 )
 _LABEL_JQL = re.compile(r'labels\s*=\s*"([^"]+)"')
+# An answer, called with the request and its JSON body while the stand-in's lock is held.
+_Handler = Callable[[Request, Any], Response]
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,18 @@ class Fault:
     hang_after_work: bool = False
 
 
+@dataclass(frozen=True)
+class IssueSummary:
+    """What a drill checks of an issue: its key, summary, labels and status name."""
+
+    key: str
+    summary: str
+    labels: tuple[str, ...]
+    status: str
+
+
 @dataclass
-class FakeIssue:
+class StoredIssue:
     id: str
     key: str
     fields: dict[str, Any]
@@ -88,10 +102,11 @@ class JiraStandIn:
     def __init__(self, deployment: str = "Server") -> None:
         self.deployment = deployment
         self.base_url = ""
-        self.issues: dict[str, FakeIssue] = {}
+        self.issues: dict[str, StoredIssue] = {}
         self.calls: list[JiraCall] = []
         self.required_fields: dict[str, str] = {}
         self.search_lags = False
+        self.is_down = False
         self._faults: deque[Fault] = deque()
         self._lose_create_answers = 0
         self._ids = itertools.count(10001)
@@ -131,6 +146,14 @@ class JiraStandIn:
         with self._changed:
             self._lose_create_answers += count
 
+    def set_down(self, down: bool) -> None:
+        """Answer every call 503, as Jira behind its proxy does while it is down, or stop.
+
+        Nothing is changed while down, and queued faults wait for it to come back.
+        """
+        with self._changed:
+            self.is_down = down
+
     # Reading what happened
 
     def calls_to(self, method: str, path_end: str) -> list[JiraCall]:
@@ -161,7 +184,17 @@ class JiraStandIn:
         with self._changed:
             return str(self.issues[key].fields["status"]["name"])
 
-    def add_issue(self, key: str, *, labels: list[str], status: str = "To Do") -> FakeIssue:
+    def get_issues(self, *, label: str | None = None) -> list[IssueSummary]:
+        """Every issue in creation order, or only those carrying `label`."""
+        with self._changed:
+            issues = list(self.issues.values())
+        return [
+            _to_summary(issue)
+            for issue in issues
+            if label is None or label in issue.fields.get("labels", [])
+        ]
+
+    def add_issue(self, key: str, *, labels: list[str], status: str = "To Do") -> StoredIssue:
         """An issue made outside the bot (or before a crash), visible to search at once."""
         with self._changed:
             return self._create(key.split("-")[0], {"summary": key, "labels": labels}, status)
@@ -196,21 +229,24 @@ class JiraStandIn:
             ]
         )
 
-    async def _answer(self, request: Request, handle: Any) -> Response:
+    async def _answer(self, request: Request, handle: _Handler) -> Response:
         """Record the call, apply a queued fault, else let `handle` answer it."""
         received_at = time.monotonic()
         raw = await request.body()
         body = _read_json(raw)
         auth = request.headers.get("authorization", "").split(" ")[0]
         with self._changed:
-            fault = self._take_fault(f"{request.method} {request.url.path}")
+            down = self.is_down
+            fault = None if down else self._take_fault(f"{request.method} {request.url.path}")
         held = fault.hang_seconds if fault is not None and fault.hang_after_work else 0.0
         if fault is not None and fault.hang_seconds:
             if not held:
                 await asyncio.sleep(fault.hang_seconds)
             fault = None
-        if not auth:
-            response: Response = JSONResponse({"errorMessages": ["Unauthorized"]}, 401)
+        if down:
+            response: Response = _to_fault_response(Fault(503))
+        elif not auth:
+            response = JSONResponse({"errorMessages": ["Unauthorized"]}, 401)
         elif fault is not None:
             response = _to_fault_response(fault)
         else:
@@ -304,11 +340,11 @@ class JiraStandIn:
         url = self._issue_url(request, issue)
         return JSONResponse({"id": issue.id, "key": issue.key, "self": url}, 201)
 
-    def _create(self, project: str, fields: dict[str, Any], status: str) -> FakeIssue:
+    def _create(self, project: str, fields: dict[str, Any], status: str) -> StoredIssue:
         issue_id = str(next(self._ids))
         key = f"{project}-{len(self.issues) + 1}"
         fields = {**fields, "status": {"name": status}, "created": time.time()}
-        issue = FakeIssue(id=issue_id, key=key, fields=fields)
+        issue = StoredIssue(id=issue_id, key=key, fields=fields)
         self.issues[key] = issue
         return issue
 
@@ -395,12 +431,12 @@ class JiraStandIn:
             }
         )
 
-    def _find(self, ref: str) -> FakeIssue | None:
+    def _find(self, ref: str) -> StoredIssue | None:
         return self.issues.get(ref) or next(
             (issue for issue in self.issues.values() if issue.id == ref), None
         )
 
-    def _to_issue_json(self, request: Request, issue: FakeIssue) -> dict[str, Any]:
+    def _to_issue_json(self, request: Request, issue: StoredIssue) -> dict[str, Any]:
         return {
             "id": issue.id,
             "key": issue.key,
@@ -408,7 +444,7 @@ class JiraStandIn:
             "fields": issue.fields,
         }
 
-    def _issue_url(self, request: Request, issue: FakeIssue) -> str:
+    def _issue_url(self, request: Request, issue: StoredIssue) -> str:
         return f"{self.base_url}/rest/api/{request.path_params['version']}/issue/{issue.id}"
 
 
@@ -427,6 +463,15 @@ def _to_fault_response(fault: Fault) -> Response:
         headers["RateLimit-Reason"] = "jira-per-issue-on-write"
     return JSONResponse(
         {"errorMessages": [f"stand-in fault {fault.status}"]}, fault.status, headers
+    )
+
+
+def _to_summary(issue: StoredIssue) -> IssueSummary:
+    return IssueSummary(
+        key=issue.key,
+        summary=str(issue.fields.get("summary", "")),
+        labels=tuple(issue.fields.get("labels", [])),
+        status=str(issue.fields["status"]["name"]),
     )
 
 

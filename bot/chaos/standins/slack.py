@@ -5,11 +5,18 @@
         ...
         [call] = slack.calls_to("chat.postMessage")
 
-It answers the methods the bot uses (auth.test, chat.postMessage, chat.update,
-chat.postEphemeral, usergroups.list, conversations.info) over real HTTP, records every call
-in arrival order, and can be told to fail the next calls with HTTP 429, 5xx or an
-`ok: false` rate-limit answer. The signing helpers build requests the way Slack sends them
-to the bot (https://docs.slack.dev/authentication/verifying-requests-from-slack).
+It speaks Slack's wire format, for the chaos drills and the tests. It answers the methods
+the bot uses (auth.test, chat.postMessage, chat.update, chat.postEphemeral, usergroups.list,
+conversations.info) over real HTTP, records every call in arrival order, and keeps the
+channel messages the bot posted and edited, with their buttons. It can be told to fail the
+next calls with HTTP 429, 5xx or an `ok: false` rate-limit answer, or to degrade for a while
+(`degrade(seconds)`: every Web API call answers 429 or 5xx in turn). The signing helpers
+build requests the way Slack sends them to the bot
+(https://docs.slack.dev/authentication/verifying-requests-from-slack).
+
+    message = await slack.wait_for_posted(lambda m: m.has_button("incident:approve"))
+    body = slack.build_click(message, "incident:approve", user="U0USER01")
+    headers = sign_request(body, secret=signing_secret)
 """
 
 from __future__ import annotations
@@ -22,9 +29,9 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -33,11 +40,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import serve_app
+from bot.chaos.standins.server import serve_app
 
 BOT_USER_ID = "UBOT0001"
 TEAM_ID = "T0000001"
 WAIT_TIMEOUT_SECONDS = 5.0
+DEGRADED_STATUSES = (429, 500, 503)
+# Slack asks for a pause in seconds on 429; one second keeps a drill short.
+# https://docs.slack.dev/apis/web-api/rate-limits
+DEGRADED_RETRY_AFTER_SECONDS = 1
 
 
 @dataclass(frozen=True)
@@ -60,14 +71,59 @@ class Fault:
     retry_after: int | None
 
 
-class SlackStandIn:
-    """The stand-in's state: recorded calls, queued faults and the channels it knows."""
+@dataclass(frozen=True)
+class SlackButton:
+    """A button in a posted message's blocks, as a click would carry it."""
 
-    def __init__(self) -> None:
+    action_id: str
+    value: str
+    block_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    """A channel message as it stands now: chat.update replaces its text and blocks."""
+
+    channel: str
+    ts: str
+    thread_ts: str | None
+    text: str
+    blocks: tuple[dict[str, Any], ...]
+
+    @property
+    def buttons(self) -> list[SlackButton]:
+        """Every button, in block order: those in actions blocks and section accessories."""
+        return [button for block in self.blocks for button in _to_buttons(block)]
+
+    def has_button(self, action_id: str) -> bool:
+        return any(button.action_id == action_id for button in self.buttons)
+
+    def get_button(self, action_id: str) -> SlackButton:
+        """The first button with `action_id`; raises LookupError when there is none."""
+        for button in self.buttons:
+            if button.action_id == action_id:
+                return button
+        raise LookupError(f"no button {action_id!r} on message {self.ts} in {self.channel}")
+
+
+class SlackStandIn:
+    """The stand-in's state: recorded calls, faults, and the channels and messages it knows.
+
+    `clock` times degradations (tests pass a fake one); call times use the monotonic clock.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.base_url = ""
+        self._clock = clock
         self.user_groups: list[dict[str, Any]] = []
         self.calls: list[SlackCall] = []
         self._faults: deque[Fault] = deque()
+        self._degraded_until = 0.0
+        self._degraded_statuses: tuple[int, ...] = ()
+        self._degraded_turns = itertools.count()
+        self._messages: dict[tuple[str, str], PostedMessage] = {}
+        self._response_urls = itertools.count(1)
         self._channel_ids: dict[str, str] = {}
         self._ts_counter = itertools.count(1)
         self._changed = threading.Condition()
@@ -91,6 +147,23 @@ class SlackStandIn:
         with self._changed:
             self._faults.extend(Fault(status, error, retry_after) for _ in range(count))
 
+    def degrade(self, seconds: float, statuses: Sequence[int] = DEGRADED_STATUSES) -> None:
+        """For `seconds` from now, answer every Web API call with `statuses` in turn.
+
+        A 429 carries Retry-After: 1 and `{"ok": false, "error": "ratelimited"}`, a 5xx a
+        plain-text body, as Slack's edge sends them. Response URLs keep working. Calls
+        queued with `fail_next` go first; `degrade(0)` ends a degradation early.
+        """
+        with self._changed:
+            self._degraded_until = self._clock() + seconds
+            self._degraded_statuses = tuple(statuses)
+            self._degraded_turns = itertools.count()
+
+    @property
+    def is_degraded(self) -> bool:
+        with self._changed:
+            return self._clock() < self._degraded_until
+
     def add_user_group(self, group_id: str, *, handle: str, users: list[str]) -> None:
         """Answer usergroups.list with this group; `users` only when `include_users` is set."""
         with self._changed:
@@ -104,6 +177,66 @@ class SlackStandIn:
         """The id this stand-in gives a channel named by name (ids are answered as given)."""
         with self._changed:
             return self._get_channel_id(name)
+
+    def messages_in(self, channel: str, *, thread_ts: str | None = None) -> list[PostedMessage]:
+        """The channel's messages in the order posted; with `thread_ts`, that thread only.
+
+        `channel` is a name or an id. A thread is its root followed by its replies.
+        """
+        with self._changed:
+            channel_id = self._get_channel_id(channel)
+            return [
+                message
+                for message in self._messages.values()
+                if message.channel == channel_id
+                and (thread_ts is None or thread_ts in (message.ts, message.thread_ts))
+            ]
+
+    def wait_for_message(
+        self, match: Callable[[PostedMessage], bool], timeout: float = WAIT_TIMEOUT_SECONDS
+    ) -> PostedMessage:
+        """Block until a channel message (as posted or edited) matches; raise TimeoutError else.
+
+        The latest posted of the matching messages wins.
+        """
+        with self._changed:
+            found: list[PostedMessage] = []
+
+            def is_found() -> bool:
+                found[:] = [message for message in self._messages.values() if match(message)]
+                return bool(found)
+
+            if not self._changed.wait_for(is_found, timeout=timeout):
+                raise TimeoutError(f"no matching message within {timeout:g} s")
+            return found[-1]
+
+    async def wait_for_posted(
+        self,
+        match: Callable[[PostedMessage], bool],
+        # The wait runs in a worker thread, which asyncio.timeout could not stop.
+        timeout: float = WAIT_TIMEOUT_SECONDS,  # noqa: ASYNC109
+    ) -> PostedMessage:
+        """`wait_for_message` without blocking the caller's event loop."""
+        return await asyncio.to_thread(self.wait_for_message, match, timeout)
+
+    def build_click(self, message: PostedMessage, action_id: str, *, user: str) -> str:
+        """A block_actions body for `user` clicking the button `action_id` on `message`.
+
+        Sign it with `sign_request` before sending it to the bot. Raises LookupError when
+        the message has no such button.
+        """
+        button = message.get_button(action_id)
+        return build_block_actions(
+            action=button.action_id,
+            value=button.value,
+            block_id=button.block_id,
+            button_text=button.text,
+            response_url=self.response_url(f"click-{next(self._response_urls)}"),
+            user=user,
+            channel=message.channel,
+            message_ts=message.ts,
+            thread_ts=message.thread_ts,
+        )
 
     def wait_for(
         self, method: str, count: int = 1, timeout: float = WAIT_TIMEOUT_SECONDS
@@ -134,7 +267,7 @@ class SlackStandIn:
         params = await _read_params(request)
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         with self._changed:
-            fault = self._faults.popleft() if self._faults else None
+            fault = self._take_fault()
             status = fault.status if fault else 200
             self._record(SlackCall(method, params, token, time.monotonic(), status))
             answer = None if fault else self._answer(method, params)
@@ -147,6 +280,16 @@ class SlackStandIn:
         with self._changed:
             self._record(SlackCall("response_url", params, "", time.monotonic(), 200))
         return PlainTextResponse("ok")
+
+    def _take_fault(self) -> Fault | None:
+        if self._faults:
+            return self._faults.popleft()
+        if self._clock() >= self._degraded_until or not self._degraded_statuses:
+            return None
+        turn = next(self._degraded_turns) % len(self._degraded_statuses)
+        status = self._degraded_statuses[turn]
+        retry_after = DEGRADED_RETRY_AFTER_SECONDS if status == 429 else None
+        return Fault(status, "ratelimited", retry_after)
 
     def _record(self, call: SlackCall) -> None:
         self.calls.append(call)
@@ -169,9 +312,11 @@ class SlackStandIn:
             }
         if method == "chat.postMessage":
             ts = self._next_ts()
+            self._keep_message(channel, ts, params)
             message = {"type": "message", "ts": ts, "text": params.get("text", "")}
             return {"ok": True, "channel": channel, "ts": ts, "message": message}
         if method == "chat.update":
+            self._edit_message(channel, str(params.get("ts", "")), params)
             return {
                 "ok": True,
                 "channel": channel,
@@ -185,6 +330,27 @@ class SlackStandIn:
         if method == "conversations.info":
             return {"ok": True, "channel": {"id": channel, "name": params.get("channel")}}
         return {"ok": False, "error": "unknown_method"}
+
+    def _keep_message(self, channel: str, ts: str, params: dict[str, Any]) -> None:
+        thread_ts = params.get("thread_ts")
+        self._messages[(channel, ts)] = PostedMessage(
+            channel=channel,
+            ts=ts,
+            thread_ts=str(thread_ts) if thread_ts else None,
+            text=str(params.get("text", "")),
+            blocks=_to_blocks(params.get("blocks")),
+        )
+
+    def _edit_message(self, channel: str, ts: str, params: dict[str, Any]) -> None:
+        message = self._messages.get((channel, ts))
+        if message is None:
+            return
+        edits: dict[str, Any] = {}
+        if "text" in params:
+            edits["text"] = str(params["text"])
+        if "blocks" in params:
+            edits["blocks"] = _to_blocks(params["blocks"])
+        self._messages[(channel, ts)] = replace(message, **edits)
 
     def _list_user_groups(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if str(params.get("include_users", "")).lower() in ("1", "true"):
@@ -217,6 +383,30 @@ async def _read_params(request: Request) -> dict[str, Any]:
     # slack_sdk sends some methods (auth.test among them) form-encoded or as a query string.
     form = dict(parse_qsl(body.decode()))
     return {**dict(request.query_params), **form}
+
+
+def _to_blocks(blocks: Any) -> tuple[dict[str, Any], ...]:
+    # Form-encoded calls carry blocks as a JSON string, JSON calls as a list.
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks or "[]")
+    return tuple(block for block in blocks or () if isinstance(block, dict))
+
+
+def _to_buttons(block: dict[str, Any]) -> list[SlackButton]:
+    if block.get("type") == "actions":
+        elements = block.get("elements") or []
+    else:
+        elements = [block.get("accessory") or {}]
+    return [
+        SlackButton(
+            action_id=str(element.get("action_id", "")),
+            value=str(element.get("value", "")),
+            block_id=str(block.get("block_id", "")),
+            text=str((element.get("text") or {}).get("text", "")),
+        )
+        for element in elements
+        if element.get("type") == "button"
+    ]
 
 
 def _build_fault_response(fault: Fault) -> Response:
@@ -272,6 +462,8 @@ def build_block_actions(
     action: str,
     value: str,
     response_url: str,
+    block_id: str = "b1",
+    button_text: str = "Click",
     user: str = "U0USER01",
     channel: str = "C0CHAN01",
     message_ts: str = "1700000000.000001",
@@ -285,7 +477,7 @@ def build_block_actions(
     message: dict[str, Any] = {"type": "message", "user": BOT_USER_ID, "ts": message_ts}
     if thread_ts is not None:
         message["thread_ts"] = thread_ts
-    payload = {
+    payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user, "username": "someone", "name": "someone", "team_id": TEAM_ID},
         "api_app_id": "A0000001",
@@ -308,8 +500,8 @@ def build_block_actions(
             {
                 "type": "button",
                 "action_id": action,
-                "block_id": "b1",
-                "text": {"type": "plain_text", "text": "Click", "emoji": True},
+                "block_id": block_id,
+                "text": {"type": "plain_text", "text": button_text, "emoji": True},
                 "value": value,
                 "action_ts": "1700000001.000001",
             }

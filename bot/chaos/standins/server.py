@@ -1,13 +1,14 @@
-"""Run any ASGI app on a free loopback port in a background thread, for stand-in servers.
+"""Run any ASGI app on a free loopback port in a background thread, for the stand-ins.
 
     with serve_app(app) as base_url:
         httpx.get(f"{base_url}/healthz")
 
-The server runs its own event loop in its own thread, so the code under test talks to it over
-real HTTP from its loop, and blocking clients (the Jira client, the Teams key fetch) work too.
+The server runs its own event loop in its own thread, so the bot talks to it over real HTTP
+from its own loop, and blocking clients (the Jira client, the Teams key fetch) work too.
 
-`StandIn` is the base of the SaaS stand-ins (Airflow, Spark, Anthropic...): it records every
-request and answers with injected faults (an HTTP status, or a hang) by route name.
+`StandIn` is the base of the stand-ins that speak a vendor's wire format (Anthropic here;
+Airflow, Spark and Teams in the tests): it records every request and answers with injected
+faults (an HTTP status, or a hang) by route name. The chaos drills and the tests use them.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ STARTUP_TIMEOUT_SECONDS = 10.0
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that tells the test thread when it accepts connections."""
+    """A uvicorn server that tells the calling thread when it accepts connections."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
@@ -45,7 +46,7 @@ class _Server(uvicorn.Server):
         try:
             super().run(sockets)
         finally:
-            # A failed start must not leave the test thread waiting for the full timeout.
+            # A failed start must not leave the calling thread waiting for the full timeout.
             self.ready.set()
 
 
@@ -60,7 +61,8 @@ def serve_app(app: ASGIApp, *, host: str = "127.0.0.1") -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    # log_config=None leaves logging to pytest instead of installing uvicorn's handlers.
+    # log_config=None leaves logging to the caller (pytest, the drill's CLI) instead of
+    # installing uvicorn's handlers.
     config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False)
     server = _Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -100,7 +102,7 @@ class Fault:
 class StandIn:
     """Base of the stand-in servers: records every request and injects faults by route name.
 
-    Subclasses list their routes with `to_route(path, name, endpoint)`; tests call
+    Subclasses list their routes with `to_route(path, name, endpoint)`; callers use
     `fail("log", 500)`, `fail("messages", 429, times=1)` or `hang("log")`, and read
     `requests` (or `writes`, the requests other than GET) afterwards.
     """
