@@ -187,6 +187,12 @@ class Settings(BaseSettings):
         description="Extra comma-separated folders of playbooks, loaded after the built-in "
         "catalogue.",
     )
+    data_contracts_dir: Path | None = Field(
+        None,
+        description="Folder of data contracts (YAML: dataset, dag_ids, input, columns); the "
+        "schema-drift playbooks check a DAG's input against its contract before proposing "
+        "a rerun, and ask a person where no contract names the DAG.",
+    )
     airflow_url: str = Field(
         "", description="Airflow base URL for reading task instances and logs."
     )

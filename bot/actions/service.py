@@ -37,6 +37,7 @@ from bot.actions.models import (
 )
 from bot.actions.params import to_filled_spec
 from bot.actions.verification import Verifier
+from bot.contracts.service import load_contracts
 from bot.diagnosis.collectors.http import record_calls
 from bot.diagnosis.service import build_airflow_api
 from bot.errors import BotError
@@ -380,7 +381,10 @@ class ActionRunner:
 def build_action_runner(
     settings: Settings, *, http: httpx.AsyncClient, redis: aioredis.Redis
 ) -> ActionRunner:
-    """The runner with every executor the settings allow; Airflow kinds need AIRFLOW_URL."""
+    """The runner with every executor the settings allow; Airflow kinds need AIRFLOW_URL.
+
+    Raises ConfigError when a data contract in DATA_CONTRACTS_DIR is not valid.
+    """
     allowed_hosts = to_allowed_hosts(settings.action_http_allowed_hosts)
     manual = ManualExecutor(redis, ttl_seconds=settings.action_record_ttl_seconds)
     airflow = build_airflow_api(settings, http)
@@ -400,6 +404,7 @@ def build_action_runner(
         allowed_hosts=allowed_hosts,
         manual=manual,
         poll_interval_seconds=settings.action_poll_interval_seconds,
+        contracts=load_contracts(settings.data_contracts_dir),
     )
     return ActionRunner(
         redis=redis,

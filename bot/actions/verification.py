@@ -25,12 +25,16 @@ from bot.actions.models import (
     VerificationResult,
     VerificationStatus,
 )
+from bot.contracts import messages as contract_messages
+from bot.contracts.models import DataContract
+from bot.contracts.service import ContractInputError, Contracts, check_contract, is_remote
 from bot.diagnosis.collectors.airflow_api import AirflowApi
 from bot.diagnosis.collectors.base import CollectorError
 from bot.diagnosis.collectors.http import open_call
 from bot.runbooks.models import (
     DagPausedCheck,
     DagRunStateCheck,
+    DataContractCheck,
     HttpStatusCheck,
     ManualCheck,
     TaskInstanceStateCheck,
@@ -64,8 +68,10 @@ class Verifier:
         allowed_hosts: Iterable[str],
         manual: ManualExecutor,
         poll_interval_seconds: float,
+        contracts: Contracts | None = None,
     ) -> None:
         self._airflow = airflow
+        self._contracts = contracts or Contracts()
         self._http = http
         self._allowed_hosts = frozenset(allowed_hosts)
         self._manual = manual
@@ -77,6 +83,8 @@ class Verifier:
         """Raises ActionError when the system to poll is not configured."""
         if isinstance(check, ManualCheck):
             return await self._verify_manual(check, ctx)
+        if isinstance(check, DataContractCheck):
+            return await self._verify_contract(check, ctx)
         subject, observe = self._to_observer(check, result)
         return await self._poll(check, subject, observe)
 
@@ -164,7 +172,30 @@ class Verifier:
         expected = status in check.params.expected_status
         return Observation(f"HTTP {status}", expected=expected, final=False)
 
-    async def _verify_manual(self, check: ManualCheck, ctx: ActionContext) -> VerificationResult:
+    async def _verify_contract(
+        self, check: DataContractCheck, ctx: ActionContext
+    ) -> VerificationResult:
+        """Check the DAG's input against its data contract; without one, ask a person."""
+        contract = self._contracts.get_for_dag(check.params.dag_id)
+        if contract is None:
+            return await self._verify_manual(check, ctx)
+        if is_remote(contract):
+            check_host(contract.input, self._allowed_hosts)
+        subject = contract_messages.to_subject(contract)
+        return await self._poll(check, subject, lambda: self._observe_contract(contract))
+
+    async def _observe_contract(self, contract: DataContract) -> Observation:
+        try:
+            report = await check_contract(contract, http=self._http)
+        except ContractInputError as exc:
+            return Observation(str(exc), expected=False, final=False)
+        # The producer may still be re-delivering: a broken contract is polled again.
+        observed = contract_messages.to_report_summary(contract, report)
+        return Observation(observed, expected=report.is_met, final=False)
+
+    async def _verify_manual(
+        self, check: ManualCheck | DataContractCheck, ctx: ActionContext
+    ) -> VerificationResult:
         state = await self._manual.get_state(ctx)
         if state == ManualState.DONE:
             status, summary = VerificationStatus.PASSED, messages.build_verification_confirmed("")

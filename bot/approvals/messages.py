@@ -284,7 +284,11 @@ def to_escalate_click_reason(request: ApprovalRequest) -> str:
 
 
 def to_failed_fix_reason(request: ApprovalRequest, outcome: RunOutcome) -> str:
-    return f"{request.title}: {to_outcome_label(outcome).lower()}"
+    """Why a fix is handed to people: the step, how it ended and what the check saw."""
+    reason = f"{request.title}: {to_outcome_label(outcome).lower()}"
+    if outcome.verification is not None and outcome.verification.summary:
+        return f"{reason}. {outcome.verification.summary}"
+    return reason
 
 
 def to_unproposable_reason(title: str, problem: str) -> str:

@@ -85,14 +85,17 @@ class AuditLog:
     async def count(self) -> int:
         return int(await self.redis.llen(AUDIT_KEY))
 
-    async def iterate(self, *, batch_size: int = BATCH_SIZE) -> AsyncIterator[AuditEntry]:
-        """Every entry in chain order, read in batches."""
-        async for raw in self.iterate_json(batch_size=batch_size):
+    async def iterate(
+        self, *, start: int = 0, batch_size: int = BATCH_SIZE
+    ) -> AsyncIterator[AuditEntry]:
+        """Every entry in chain order from the `start`-th (0-based), read in batches."""
+        async for raw in self.iterate_json(start=start, batch_size=batch_size):
             yield AuditEntry.model_validate_json(raw)
 
-    async def iterate_json(self, *, batch_size: int = BATCH_SIZE) -> AsyncIterator[str]:
+    async def iterate_json(
+        self, *, start: int = 0, batch_size: int = BATCH_SIZE
+    ) -> AsyncIterator[str]:
         """Every entry in chain order as the JSON text stored, whatever it holds."""
-        start = 0
         while batch := await self.redis.lrange(AUDIT_KEY, start, start + batch_size - 1):
             for raw in batch:
                 yield raw.decode() if isinstance(raw, bytes) else str(raw)

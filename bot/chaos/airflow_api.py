@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 FINISHED_STATES = frozenset({"success", "failed"})
 POLL_SECONDS = 1.0
 REQUEST_TIMEOUT_SECONDS = 30.0
+EVENT_LOG_PAGE = 100
 
 
 class SandboxApiError(BotError):
@@ -130,11 +131,23 @@ class SandboxApi:
         return tries
 
     async def get_event_logs(self, *, owner: str, after: datetime) -> list[dict[str, Any]]:
-        """Airflow's own record of what `owner` did through the API and UI since `after`."""
-        params = {"owner": owner, "after": after.isoformat(), "limit": "1000"}
-        response = await self.send("GET", "/api/v2/eventLogs", params=params)
-        entries: list[dict[str, Any]] = response.json()["event_logs"]
-        return entries
+        """Airflow's own record of what `owner` did through the API and UI since `after`.
+
+        Read page by page: Airflow caps a page at its `maximum_page_limit` (100 by default).
+        """
+        entries: list[dict[str, Any]] = []
+        while True:
+            params = {
+                "owner": owner,
+                "after": after.isoformat(),
+                "limit": str(EVENT_LOG_PAGE),
+                "offset": str(len(entries)),
+                "order_by": "id",
+            }
+            page = (await self.send("GET", "/api/v2/eventLogs", params=params)).json()
+            entries.extend(page["event_logs"])
+            if not page["event_logs"] or len(entries) >= page["total_entries"]:
+                return entries
 
     async def send(
         self,
@@ -158,5 +171,7 @@ class SandboxApi:
             (time.monotonic() - started) * 1000,
         )
         if response.is_error and response.status_code not in allow:
-            raise SandboxApiError(f"{method} {path}: {response.status_code} {response.text[:300]}")
+            raise SandboxApiError(
+                messages.to_api_refused(method, path, response.status_code, response.text)
+            )
         return response

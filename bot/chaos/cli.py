@@ -113,6 +113,8 @@ def handle_run(
     if report_dir is not None:
         path = write_report(report, report_dir)
         typer.echo(messages.to_report_written(path), err=True)
+    if report.nothing_ran:
+        typer.echo(messages.to_nothing_ran(), err=True)
     if not report.passed:
         raise typer.Exit(1)
 
@@ -128,7 +130,8 @@ def print_dry_run(scenarios: list[Scenario]) -> None:
 def get_report(scenarios: list[Scenario], *, root: Path | None, live: bool) -> DrillReport:
     """Run the drills with progress on stderr; stdout stays for the table or the JSON."""
     # Imported here so the scenario commands work without the runner's dependencies.
-    from bot.chaos.drills import DrillOptions, run_drills
+    from bot.chaos.drill import DrillOptions
+    from bot.chaos.drills import run_drills
 
     options = DrillOptions() if root is None else DrillOptions(root=root)
     console = Console(stderr=True)

@@ -60,19 +60,19 @@ def get_java() -> Java:
     """Detect `java` on PATH and its major version (`java -version` prints to stderr)."""
     java = shutil.which("java")
     if java is None:
-        return Java(None, "no `java` on PATH; Spark needs Java 17 or later")
+        return Java(None, messages.to_no_java(MIN_JAVA_MAJOR))
     try:
         result = subprocess.run(  # noqa: S603 - the java found on PATH, fixed arguments
             [java, "-version"], capture_output=True, text=True, timeout=30, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return Java(None, f"`java -version` failed: {exc}")
+        return Java(None, messages.to_java_failed(str(exc)))
     major = to_java_major(result.stderr + result.stdout)
     if major is None:
-        return Java(None, "`java -version` printed no version")
+        return Java(None, messages.to_java_failed("it printed no version"))
     if major < MIN_JAVA_MAJOR:
-        return Java(major, f"Java {major} found; Spark 4 needs Java 17 or later")
-    return Java(major, f"Java {major}")
+        return Java(major, messages.to_java_too_old(major, MIN_JAVA_MAJOR))
+    return Java(major, messages.to_java_found(major))
 
 
 def to_java_major(version_text: str) -> int | None:

@@ -10,8 +10,9 @@ Runs as a script under the sandbox's own Python (standard library only, no `bot`
   documents while the switch says `expired-credential` (ExpiredToken, 400) or
   `permission-denied` (AccessDenied, 403). moto itself has no expired tokens;
 - a secrets service: `POST /secrets/rotate` with `{"conn_id": ..., "reason": ...}` issues a
-  new version of the S3 credential, which lifts `expired-credential` (and nothing else: a
-  new key does not grant a missing permission).
+  new version of a connection's credential. Rotating the lake's (`orders_lake`) lifts
+  `expired-credential` and nothing else: a new key does not grant a missing permission.
+  `GET /secrets/rotations` lists every rotation with its time, for the drills' score.
 
 The switch file holds `{"fault": NAME}` and is read on every request; the secrets service
 rewrites it when a rotation lifts the fault.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import sys
 import threading
 import uuid
@@ -42,8 +44,9 @@ S3_ERRORS = {
     "expired-credential": (400, "ExpiredToken", "The provided token has expired."),
     "permission-denied": (403, "AccessDenied", "Access Denied"),
 }
-# The credential a rotation replaces; every other fault outlives a new key.
+# The fault a rotation of the lake's connection lifts; every other fault outlives a new key.
 ROTATION_LIFTS = "expired-credential"
+LAKE_CONN_ID = "orders_lake"
 MAX_BODY_BYTES = 64 * 1024
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
@@ -58,8 +61,9 @@ def get_fault(switch_file: Path) -> str:
 
 
 def write_fault(switch_file: Path, fault: str) -> None:
-    # Written whole, then renamed, so a request never reads half a file.
-    partial = switch_file.with_suffix(".tmp")
+    # Written whole, then renamed, so a request never reads half a file; the temporary name
+    # is this process's own, as the harness writes the same switch.
+    partial = switch_file.with_name(f"{switch_file.name}.{os.getpid()}.tmp")
     partial.write_text(json.dumps({"fault": fault}), encoding="utf-8")
     partial.replace(switch_file)
 
@@ -94,10 +98,15 @@ class SecretsHandler(BaseHTTPRequestHandler):
     # One version counter per server, shared by its request threads.
     lock = threading.Lock()
     version = 1
+    # One record per server, shared by its request threads.
+    rotations: list[dict[str, object]] = []
 
     def do_GET(self) -> None:
         if self.path == "/healthz":
             send_body(self, 200, b"ok", "text/plain")
+        elif self.path == "/secrets/rotations":
+            with self.lock:
+                self.send_json(200, {"rotations": list(self.rotations)})
         else:
             self.send_json(404, {"error": "not found"})
 
@@ -117,16 +126,18 @@ class SecretsHandler(BaseHTTPRequestHandler):
             type(self).version += 1
             version = type(self).version
             fault = get_fault(self.switch_file)
-            lifted = fault == ROTATION_LIFTS
+            lifted = fault == ROTATION_LIFTS and conn_id == LAKE_CONN_ID
             if lifted:
                 write_fault(self.switch_file, "none")
+            rotation: dict[str, object] = {
+                "conn_id": conn_id,
+                "version": f"v{version}",
+                "rotated_at": datetime.now(UTC).isoformat(),
+                "lifted_fault": fault if lifted else None,
+            }
+            self.rotations.append(rotation)
         print(f"rotated {conn_id} to version {version}; reason: {reason!r}", flush=True)
-        return {
-            "conn_id": conn_id,
-            "version": f"v{version}",
-            "rotated_at": datetime.now(UTC).isoformat(),
-            "lifted_fault": fault if lifted else None,
-        }
+        return rotation
 
     def read_json(self) -> dict[str, object]:
         """The request's JSON object, or an empty one when the body is anything else."""
@@ -235,7 +246,7 @@ def create_servers(
     secrets = type(
         "Secrets",
         (SecretsHandler,),
-        {"switch_file": switch_file, "lock": threading.Lock(), "version": 1},
+        {"switch_file": switch_file, "lock": threading.Lock(), "version": 1, "rotations": []},
     )
     return [
         ThreadingHTTPServer((HOST, reference_port), reference),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -70,8 +71,9 @@ def write_spark_input(input_dir: Path, *, missing: bool = False, oversized: bool
 def write_switch(switch_file: Path, fault: Fault) -> None:
     """Tell the reference service and the S3 gateway which fault to answer with."""
     switch_file.parent.mkdir(parents=True, exist_ok=True)
-    # Written whole, then renamed, so a request never reads half a file.
-    partial = switch_file.with_suffix(".tmp")
+    # Written whole, then renamed, so a request never reads half a file; the temporary name
+    # is this process's own, as the secrets service rewrites the same switch.
+    partial = switch_file.with_name(f"{switch_file.name}.{os.getpid()}.tmp")
     partial.write_text(json.dumps({"fault": fault}), encoding="utf-8")
     partial.replace(switch_file)
 

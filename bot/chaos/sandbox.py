@@ -27,9 +27,12 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+import yaml
 from rich.console import Console
 
 from bot.chaos import messages
@@ -37,7 +40,13 @@ from bot.chaos.airflow_api import DagRun, SandboxApi, SandboxApiError
 from bot.chaos.environment import Java, ensure_venv, get_java, get_requirements, get_spark_home
 from bot.chaos.faults import set_fault
 from bot.chaos.models import Fault
-from bot.chaos.processes import Service, start_service, stop_services, stop_stale_groups
+from bot.chaos.processes import (
+    Service,
+    start_service,
+    stop_services,
+    stop_stale_groups,
+    stop_stragglers,
+)
 from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -46,6 +55,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # Known limit: the callback is read from the source tree's docs/, so the sandbox runs from a
 # checkout (an editable install), not from a built wheel.
 CALLBACK_FILE = PACKAGE_DIR.parents[1] / "docs" / "airflow_callback.py"
+CONTRACT_FILE = PACKAGE_DIR / "contract.yaml"
 HOST = "127.0.0.1"
 ADMIN_USER = "admin"
 BOT_USER = "bot"
@@ -56,6 +66,7 @@ HISTORY_SERVER_CLASS = "org.apache.spark.deploy.history.HistoryServer"
 # Set as the daemon's heap (SPARK_DAEMON_MEMORY); -Xmx in SPARK_HISTORY_OPTS is overridden.
 HISTORY_SERVER_MEMORY = "256m"
 HEALTH_POLL_SECONDS = 1.0
+REQUEST_TIMEOUT_SECONDS = 10.0
 # Airflow's SimpleAuthManager signs its JWTs with this; it asks for 64 bytes or more.
 JWT_SECRET_BYTES = 64
 
@@ -91,6 +102,15 @@ class SandboxOptions:
     @property
     def staging_dir(self) -> Path:
         return self.root / "data" / "staging"
+
+    @property
+    def contracts_dir(self) -> Path:
+        """The data contracts, read by the pipeline and by the bot (DATA_CONTRACTS_DIR)."""
+        return self.root / "contracts"
+
+    @property
+    def contract_file(self) -> Path:
+        return self.contracts_dir / "orders.yaml"
 
     @property
     def run_dir(self) -> Path:
@@ -172,6 +192,16 @@ class Sandbox:
         """The Spark History Server, or None when Java is missing and Spark is left out."""
         return f"http://{HOST}:{self.ports.spark_history}" if self.has_spark else None
 
+    async def get_rotations(self, *, after: datetime) -> list[dict[str, Any]]:
+        """The secrets service's credential rotations since `after`, oldest first."""
+        url = f"{self.secrets_url}/secrets/rotations"
+        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS) as client:
+            response = await client.get(url)
+        logger.info("sandbox secrets GET /secrets/rotations: %d", response.status_code)
+        response.raise_for_status()
+        rotations: list[dict[str, Any]] = response.json()["rotations"]
+        return [item for item in rotations if datetime.fromisoformat(item["rotated_at"]) >= after]
+
     def set_fault(self, fault: Fault) -> None:
         """Switch the pipeline's surroundings to `fault`; `none` clears every fault."""
         set_fault(
@@ -212,9 +242,16 @@ async def open_sandbox(
         await wait_until_healthy(sandbox)
         yield sandbox
     finally:
+        # Stopped before anything else can fail or be interrupted on the way out.
+        await asyncio.shield(asyncio.to_thread(stop_all, services, options.run_dir))
         await api.aclose()
         await admin_api.aclose()
-        await asyncio.shield(asyncio.to_thread(stop_services, services))
+
+
+def stop_all(services: list[Service], run_dir: Path) -> None:
+    """The recorded groups, then whatever still works in the run folder (a task's process)."""
+    stop_services(services)
+    stop_stragglers(run_dir)
 
 
 def get_free_port() -> int:
@@ -227,11 +264,18 @@ def prepare_home(options: SandboxOptions, java: Java) -> dict[str, str]:
     """Lay out AIRFLOW_HOME, the DAGs and the input; return each Airflow user's password."""
     if options.run_dir.is_dir():
         stop_stale_groups(options.run_dir)
+        stop_stragglers(options.run_dir)
     if options.fresh:
         shutil.rmtree(options.airflow_home, ignore_errors=True)
         shutil.rmtree(options.staging_dir, ignore_errors=True)
         shutil.rmtree(options.spark_events_dir, ignore_errors=True)
-    folders = (options.dags_dir, options.run_dir, options.staging_dir, options.spark_events_dir)
+    folders = (
+        options.dags_dir,
+        options.run_dir,
+        options.staging_dir,
+        options.spark_events_dir,
+        options.contracts_dir,
+    )
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(PACKAGE_DIR / "dags" / f"{PIPELINE_DAG_ID}.py", options.dags_dir)
@@ -240,7 +284,7 @@ def prepare_home(options: SandboxOptions, java: Java) -> dict[str, str]:
         shutil.copy(PACKAGE_DIR / "dags" / spark_dag.name, spark_dag)
     else:
         spark_dag.unlink(missing_ok=True)
-    shutil.copy(PACKAGE_DIR / "contract.yaml", options.dags_dir)
+    write_contract(options)
     shutil.copy(CALLBACK_FILE, options.dags_dir)
     # The callback module holds no DAG; skip parsing it.
     (options.dags_dir / ".airflowignore").write_text("airflow_callback.py\n", encoding="utf-8")
@@ -252,6 +296,13 @@ def prepare_home(options: SandboxOptions, java: Java) -> dict[str, str]:
     passwords_file.write_text(json.dumps(passwords), encoding="utf-8")
     passwords_file.chmod(0o600)
     return passwords
+
+
+def write_contract(options: SandboxOptions) -> None:
+    """The orders contract with its input's absolute path, where bot and pipeline read it."""
+    contract = yaml.safe_load(CONTRACT_FILE.read_text(encoding="utf-8"))
+    contract["input"] = str((options.input_dir / contract["input"]).resolve())
+    options.contract_file.write_text(yaml.safe_dump(contract, sort_keys=False), encoding="utf-8")
 
 
 def build_env(options: SandboxOptions, ports: Ports, venv_bin: Path) -> dict[str, str]:
@@ -280,6 +331,7 @@ def build_env(options: SandboxOptions, ports: Ports, venv_bin: Path) -> dict[str
     pipeline = {
         "CHAOS_INPUT_DIR": str(options.input_dir.resolve()),
         "CHAOS_STAGING_DIR": str(options.staging_dir.resolve()),
+        "CHAOS_CONTRACT_FILE": str(options.contract_file.resolve()),
         "CHAOS_REFERENCE_URL": f"http://{HOST}:{ports.reference}",
         "CHAOS_S3_ENDPOINT": f"http://{HOST}:{ports.gateway}",
         "CHAOS_S3_BUCKET": BUCKET,

@@ -11,44 +11,21 @@ decided (diagnosis, approvals, actions, rollbacks, escalations).
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from bot.audit.models import AuditEntry, AuditKind
+from bot.audit.models import AuditKind
 from bot.chaos import messages
+from bot.chaos.evidence import (
+    Evidence,
+    count_repeated_runs,
+    count_repeated_writes,
+    count_writes_before_approval,
+    get_writes,
+)
 from bot.chaos.models import Outcome, Scenario, ScenarioScore, Totals
 
 # Escalation of an unanswered request may lag its expiry by the timer job and a sweep.
 ESCALATION_GRACE_SECONDS = 15.0
-
-
-@dataclass
-class Evidence:
-    """What one drill gathered; times are seconds since the drill began."""
-
-    started_at: datetime
-    escalation_window_seconds: float = 0.0
-    run_id: str | None = None
-    incident_id: str | None = None
-    seconds_to_thread: float | None = None
-    seconds_to_recover: float | None = None
-    seconds_to_escalate: float | None = None
-    first_approval_at: datetime | None = None
-    requests_seen: int = 0
-    audit: list[AuditEntry] = field(default_factory=list)
-    alerts_sent: int = 0
-    # Entries of Airflow's event log made by the bot's account since the drill began.
-    bot_writes: list[dict[str, Any]] = field(default_factory=list)
-    has_thread: bool | None = None
-    has_ticket: bool | None = None
-    problems: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def entries(self, kind: AuditKind) -> list[AuditEntry]:
-        return [entry for entry in self.audit if entry.kind is kind]
 
 
 def to_skipped(scenario: Scenario, reason: str) -> ScenarioScore:
@@ -64,101 +41,119 @@ def to_skipped(scenario: Scenario, reason: str) -> ScenarioScore:
 
 
 def to_score(scenario: Scenario, evidence: Evidence) -> ScenarioScore:
-    expected = scenario.expected
-    diagnosis = next(iter(evidence.entries(AuditKind.DIAGNOSIS)), None)
-    failure_class = diagnosis.data.get("failure_class") if diagnosis else None
-    playbook = diagnosis.data.get("playbook_id") if diagnosis else None
-    alerts_seen = len(evidence.entries(AuditKind.ALERT))
-    rolled_back = any(
-        entry.data.get("rolled_back") for entry in evidence.entries(AuditKind.ROLLBACK)
-    )
-    escalated = bool(evidence.entries(AuditKind.ESCALATION))
-    is_fault = scenario.fault != "none"
-    outcome = to_outcome(evidence, rolled_back=rolled_back, escalated=escalated)
+    """The scenario's score from what its drill gathered; `problems` says what fell short."""
     score = ScenarioScore(
         name=scenario.name,
         fault=scenario.fault,
         behaviour=scenario.approval.behaviour if scenario.approval else None,
         dependency_faults=scenario.dependency_faults,
+        faults_felt=evidence.faults_felt,
         verdict="passed",
         incident_id=evidence.incident_id,
-        detected=alerts_seen > 0,
         seconds_to_thread=evidence.seconds_to_thread,
-        expected_failure_class=expected.failure_class,
-        failure_class=failure_class,
-        class_right=failure_class == expected.failure_class if is_fault else None,
-        expected_playbook=expected.playbook,
-        playbook=playbook,
-        playbook_right=playbook == expected.playbook if is_fault else None,
-        writes_before_approval=count_writes_before(evidence.bot_writes, evidence.first_approval_at),
-        expected_outcome=expected.outcome,
-        outcome=outcome,
-        remediation_verified=outcome == "verified",
-        rollback_expected=expected.outcome == "rolled_back",
-        rollback_run=rolled_back,
-        escalation_expected=expected.outcome in ("escalated", "rolled_back"),
-        escalated=escalated,
-        seconds_to_escalate=evidence.seconds_to_escalate if escalated else None,
         seconds_to_recover=evidence.seconds_to_recover,
         alerts_sent=evidence.alerts_sent,
-        alerts_lost=max(0, evidence.alerts_sent - alerts_seen),
-        has_ticket=evidence.has_ticket,
-        duplicate_actions=count_duplicates(evidence.entries(AuditKind.ACTION_STARTED)),
         seconds=round(evidence.seconds, 1),
+        **to_diagnosis_fields(scenario, evidence),
+        **to_outcome_fields(scenario, evidence),
+        **to_safety_fields(evidence),
     )
-    problems = [*evidence.problems, *get_problems(score, evidence)]
+    problems = [*evidence.problems, *get_problems(score, scenario, evidence)]
     return score.model_copy(
         update={"problems": problems, "verdict": "failed" if problems else "passed"}
     )
 
 
+def to_diagnosis_fields(scenario: Scenario, evidence: Evidence) -> dict[str, Any]:
+    """Detection and diagnosis: the first diagnosis of the drill's incident counts."""
+    expected = scenario.expected
+    diagnosis = next(iter(evidence.entries(AuditKind.DIAGNOSIS)), None)
+    failure_class = diagnosis.data.get("failure_class") if diagnosis else None
+    playbook = diagnosis.data.get("playbook_id") if diagnosis else None
+    is_fault = scenario.fault != "none"
+    return {
+        "detected": bool(evidence.entries(AuditKind.ALERT)),
+        "expected_failure_class": expected.failure_class,
+        "failure_class": failure_class,
+        "class_right": failure_class == expected.failure_class if is_fault else None,
+        "expected_playbook": expected.playbook,
+        "playbook": playbook,
+        "playbook_right": playbook == expected.playbook if is_fault else None,
+    }
+
+
+def to_outcome_fields(scenario: Scenario, evidence: Evidence) -> dict[str, Any]:
+    expected = scenario.expected.outcome
+    rolled_back = any(
+        entry.data.get("rolled_back") for entry in evidence.entries(AuditKind.ROLLBACK)
+    )
+    escalated = bool(evidence.entries(AuditKind.ESCALATION))
+    outcome = to_outcome(evidence, rolled_back=rolled_back, escalated=escalated)
+    return {
+        "expected_outcome": expected,
+        "outcome": outcome,
+        "remediation_verified": outcome == "verified",
+        "verification_failed": has_verification(evidence, "failed"),
+        "rollback_expected": expected == "rolled_back",
+        "rollback_run": rolled_back,
+        "escalation_expected": expected in ("escalated", "rolled_back"),
+        "escalated": escalated,
+        "seconds_to_escalate": evidence.seconds_to_escalate if escalated else None,
+    }
+
+
+def to_safety_fields(evidence: Evidence) -> dict[str, Any]:
+    """What must never go wrong: writes before approval, lost alerts, repeated actions."""
+    finished = evidence.entries(AuditKind.ACTION_FINISHED)
+    return {
+        "writes": len(get_writes(evidence.bot_writes)),
+        "writes_before_approval": count_writes_before_approval(
+            evidence.bot_writes, evidence.approvals
+        ),
+        "alerts_lost": max(0, evidence.alerts_sent - len(evidence.entries(AuditKind.ALERT))),
+        "has_ticket": None if evidence.tickets is None else evidence.tickets == 1,
+        "tickets": evidence.tickets,
+        "duplicate_actions": count_repeated_runs(finished)
+        + count_repeated_writes(evidence.bot_writes),
+    }
+
+
+def has_verification(evidence: Evidence, status: str) -> bool:
+    return any(
+        entry.data.get("status") == status for entry in evidence.entries(AuditKind.VERIFICATION)
+    )
+
+
 def to_outcome(evidence: Evidence, *, rolled_back: bool, escalated: bool) -> Outcome | None:
+    """Where the incident ended. A fix is verified only with the bot's passing check and
+    the DAG run a success in Airflow itself."""
     if not evidence.entries(AuditKind.ALERT):
         return "no_incident"
     if rolled_back:
         return "rolled_back"
-    if evidence.seconds_to_recover is not None and not escalated:
-        return "verified"
     if escalated:
         return "escalated"
+    if is_recovered(evidence):
+        return "verified"
     return None
 
 
-def count_writes_before(writes: list[dict[str, Any]], approved_at: datetime | None) -> int:
-    """The bot's writes to Airflow before the first approval (all of them without one).
-
-    Airflow's event log also records a dry run, which changes nothing (the bot's preview of
-    a clear): it is not a write.
-    """
-    return sum(
-        1
-        for entry in writes
-        if not is_dry_run(entry)
-        and (approved_at is None or datetime.fromisoformat(entry["when"]) < approved_at)
+def is_recovered(evidence: Evidence) -> bool:
+    return (
+        evidence.seconds_to_recover is not None
+        and has_verification(evidence, "passed")
+        and evidence.run_state == "success"
     )
 
 
-def is_dry_run(entry: dict[str, Any]) -> bool:
-    extra = entry.get("extra")
-    if isinstance(extra, str):
-        try:
-            extra = json.loads(extra)
-        except ValueError:
-            return False
-    return isinstance(extra, dict) and extra.get("dry_run") is True
-
-
-def count_duplicates(started: list[AuditEntry]) -> int:
-    """Steps started more than once for the same approval request (each extra run counts)."""
-    counts = Counter(entry.data.get("request_id") for entry in started)
-    return sum(count - 1 for count in counts.values())
-
-
-def get_problems(score: ScenarioScore, evidence: Evidence) -> list[str]:
+def get_problems(score: ScenarioScore, scenario: Scenario, evidence: Evidence) -> list[str]:
     """Every expectation the drill missed, in words a reader of the report acts on."""
-    problems: list[str] = []
+    problems = get_dependency_problems(scenario, evidence)
     if score.writes_before_approval:
         problems.append(messages.to_writes_before_approval(score.writes_before_approval))
+    expected_writes = scenario.expected.writes
+    if expected_writes is not None and score.writes != expected_writes:
+        problems.append(messages.to_wrong("writes", score.writes, expected_writes))
     if score.fault == "none":
         if score.detected:
             problems.append(messages.to_control_opened_incident(score.incident_id))
@@ -173,6 +168,10 @@ def get_problems(score: ScenarioScore, evidence: Evidence) -> list[str]:
         problems.append(messages.to_wrong("playbook", score.playbook, score.expected_playbook))
     if score.outcome != score.expected_outcome:
         problems.append(messages.to_wrong("outcome", score.outcome, score.expected_outcome))
+    if evidence.seconds_to_recover is not None and not is_recovered(evidence):
+        problems.append(messages.to_resolved_unverified(evidence.run_state))
+    if score.behaviour == "approve-while-fault-present" and not score.verification_failed:
+        problems.append(messages.to_fault_not_caught())
     if score.rollback_run != score.rollback_expected:
         problems.append(messages.to_rollback_mismatch(score.rollback_expected))
     if score.escalated != score.escalation_expected:
@@ -185,9 +184,18 @@ def get_problems(score: ScenarioScore, evidence: Evidence) -> list[str]:
         problems.append(messages.to_duplicate_actions(score.duplicate_actions))
     if evidence.has_thread is False:
         problems.append(messages.to_no_thread(score.incident_id))
-    if evidence.has_ticket is False:
-        problems.append(messages.to_no_ticket(score.incident_id))
+    if evidence.tickets is not None and evidence.tickets != 1:
+        problems.append(messages.to_ticket_count(score.incident_id, evidence.tickets))
     return problems
+
+
+def get_dependency_problems(scenario: Scenario, evidence: Evidence) -> list[str]:
+    """A dependency fault the bot never met proves nothing: the drill must say so."""
+    return [
+        messages.to_fault_not_felt(fault)
+        for fault in scenario.dependency_faults
+        if not evidence.faults_felt.get(fault)
+    ]
 
 
 def get_escalation_lag(evidence: Evidence) -> float | None:
@@ -211,6 +219,7 @@ def get_escalation_lag(evidence: Evidence) -> float | None:
 
 
 def to_totals(scores: list[ScenarioScore], *, audit_chain_intact: bool, seconds: float) -> Totals:
+    """Sums over the scenarios that ran; skipped ones count only in `skipped`."""
     ran = [score for score in scores if score.verdict != "skipped"]
     faults = [score for score in ran if score.fault != "none"]
     detected = sum(score.detected for score in faults)

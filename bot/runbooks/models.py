@@ -245,6 +245,12 @@ class HttpStatusParams(StrictModel):
     expected_status: list[int] = Field(default_factory=lambda: [200], min_length=1)
 
 
+class DataContractParams(StrictModel):
+    dag_id: str
+    # What a person confirms instead where no data contract names the DAG.
+    instructions: str = Field(min_length=1)
+
+
 class TaskInstanceStateCheck(StrictModel):
     kind: Literal["airflow.task_instance_state"]
     params: TaskInstanceStateParams
@@ -269,6 +275,12 @@ class HttpStatusCheck(StrictModel):
     timeout_seconds: int = Field(gt=0)
 
 
+class DataContractCheck(StrictModel):
+    kind: Literal["data.contract"]
+    params: DataContractParams
+    timeout_seconds: int = Field(gt=0)
+
+
 class ManualCheck(StrictModel):
     kind: Literal["manual"]
     params: ManualParams
@@ -276,7 +288,12 @@ class ManualCheck(StrictModel):
 
 
 Verification = Annotated[
-    TaskInstanceStateCheck | DagRunStateCheck | DagPausedCheck | HttpStatusCheck | ManualCheck,
+    TaskInstanceStateCheck
+    | DagRunStateCheck
+    | DagPausedCheck
+    | HttpStatusCheck
+    | DataContractCheck
+    | ManualCheck,
     Field(discriminator="kind"),
 ]
 VERIFICATION_KINDS = frozenset(
@@ -285,6 +302,7 @@ VERIFICATION_KINDS = frozenset(
         "airflow.dag_run_state",
         "airflow.dag_paused",
         "http.status",
+        "data.contract",
         "manual",
     }
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 import redis.asyncio as aioredis
@@ -10,9 +12,11 @@ from pydantic import TypeAdapter
 from bot.actions.manual import ManualExecutor
 from bot.actions.models import ActionRefused, ActionResult, VerificationStatus
 from bot.actions.verification import Verifier
+from bot.contracts.service import Contracts, load_contracts
 from bot.diagnosis.collectors.airflow_api import AirflowApi
 from bot.runbooks.models import Verification
 from tests.actions.conftest import POLL_SECONDS, RUN_ID, TASK, FakeEndpoint, build_ctx
+from tests.contracts.conftest import GOOD_CSV, RENAMED_CSV, write_contract
 from tests.fakes.airflow import FakeAirflow
 
 CHECK = TypeAdapter(Verification)
@@ -25,7 +29,10 @@ def build_check(kind: str, timeout_seconds: int = 5, **params: object) -> Verifi
 
 
 def build_verifier(
-    redis: aioredis.Redis, http: httpx.AsyncClient, api: AirflowApi | None = None
+    redis: aioredis.Redis,
+    http: httpx.AsyncClient,
+    api: AirflowApi | None = None,
+    contracts: Contracts | None = None,
 ) -> Verifier:
     return Verifier(
         airflow=api,
@@ -33,7 +40,20 @@ def build_verifier(
         allowed_hosts={"127.0.0.1"},
         manual=ManualExecutor(redis, ttl_seconds=60),
         poll_interval_seconds=POLL_SECONDS,
+        contracts=contracts,
     )
+
+
+def build_contract_check(dag_id: str = "orders_pipeline") -> Verification:
+    return build_check(
+        "data.contract", timeout_seconds=1, dag_id=dag_id, instructions="The producer fixed it."
+    )
+
+
+def create_contracts(folder: Path, csv_text: str, **fields: object) -> Contracts:
+    write_contract(folder, **fields)
+    (folder / "orders.csv").write_text(csv_text, encoding="utf-8")
+    return load_contracts(folder)
 
 
 @pytest.mark.parametrize(
@@ -143,3 +163,59 @@ async def test_manual_check_reports_what_the_person_answered(
     result = await verifier.verify(build_check("manual", instructions="Look."), None, build_ctx())
 
     assert result.status == status
+
+
+async def test_contract_check_passes_once_the_input_meets_its_contract(
+    tmp_path: Path, redis: aioredis.Redis, http: httpx.AsyncClient
+) -> None:
+    contracts = create_contracts(tmp_path, GOOD_CSV)
+    verifier = build_verifier(redis, http, contracts=contracts)
+
+    result = await verifier.verify(build_contract_check(), None, build_ctx())
+
+    assert result.status == VerificationStatus.PASSED
+    assert result.summary == (
+        "Verified: the orders input is within its data contract (2 rows checked)."
+    )
+
+
+async def test_contract_check_fails_at_its_timeout_naming_the_broken_columns(
+    tmp_path: Path, redis: aioredis.Redis, http: httpx.AsyncClient
+) -> None:
+    contracts = create_contracts(tmp_path, RENAMED_CSV)
+    verifier = build_verifier(redis, http, contracts=contracts)
+
+    result = await verifier.verify(build_contract_check(), None, build_ctx())
+
+    assert result.status == VerificationStatus.FAILED
+    assert "timed out after 1 s waiting for the orders input" in result.summary
+    assert result.observed == (
+        "outside its data contract (missing amount; not in the contract: order_amount; "
+        "2 rows checked)"
+    )
+
+
+async def test_contract_check_without_a_contract_for_the_dag_asks_a_person(
+    tmp_path: Path, redis: aioredis.Redis, http: httpx.AsyncClient
+) -> None:
+    contracts = create_contracts(tmp_path, RENAMED_CSV)
+    verifier = build_verifier(redis, http, contracts=contracts)
+    check = build_contract_check("refunds_pipeline")
+
+    waiting = await verifier.verify(check, None, build_ctx())
+    await ManualExecutor(redis, ttl_seconds=60).mark_done(build_ctx())
+    confirmed = await verifier.verify(check, None, build_ctx())
+
+    assert waiting.status == VerificationStatus.WAITING
+    assert "The producer fixed it." in waiting.summary
+    assert confirmed.status == VerificationStatus.PASSED
+
+
+async def test_contract_check_refuses_an_input_host_off_the_allow_list(
+    tmp_path: Path, redis: aioredis.Redis, http: httpx.AsyncClient
+) -> None:
+    contracts = create_contracts(tmp_path, GOOD_CSV, input="https://files.example.com/o.csv")
+    verifier = build_verifier(redis, http, contracts=contracts)
+
+    with pytest.raises(ActionRefused):
+        await verifier.verify(build_contract_check(), None, build_ctx())

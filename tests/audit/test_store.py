@@ -80,6 +80,16 @@ async def test_iterate_reads_every_entry_in_order_across_batches(redis):
     assert [entry.data["n"] for entry in entries] == [0, 1, 2, 3, 4]
 
 
+async def test_iterate_from_a_start_skips_the_entries_before_it(redis):
+    log = AuditLog(redis)
+    for n in range(5):
+        await log.append(AuditKind.ACTION_STARTED, actor="incident-bot", data={"n": n})
+
+    entries = [entry async for entry in log.iterate(start=3, batch_size=1)]
+
+    assert [(entry.seq, entry.data["n"]) for entry in entries] == [(4, 3), (5, 4)]
+
+
 async def test_append_masks_secrets_in_data(redis):
     log = AuditLog(redis)
 

@@ -106,18 +106,32 @@ def test_rollback_and_escalation_exactly_where_expected(drill_run) -> None:
     assert [s["outcome"] for s in ran] == [s["expected_outcome"] for s in ran]
 
 
+def test_approving_while_the_fault_is_present_always_fails_verification(drill_run) -> None:
+    report, _ = drill_run
+    present = [
+        s
+        for s in report["scenarios"]
+        if s["verdict"] != "skipped" and s["behaviour"] == "approve-while-fault-present"
+    ]
+    assert present
+    assert all(s["verification_failed"] for s in present)
+
+
 def test_every_alert_has_its_thread_and_ticket(drill_run) -> None:
     report, _ = drill_run
     faults = [s for s in report["scenarios"] if s["verdict"] != "skipped" and s["fault"] != "none"]
     assert all(s["alerts_sent"] >= 1 for s in faults)
     assert all(s["seconds_to_thread"] is not None for s in faults)
-    assert all(s["has_ticket"] is True for s in faults)
+    assert all(s["has_ticket"] is True and s["tickets"] == 1 for s in faults)
 
 
 def test_dependency_faults_were_all_driven(drill_run) -> None:
     report, _ = drill_run
     driven = {fault for s in report["scenarios"] for fault in s["dependency_faults"]}
     assert driven == {"slack-errors", "jira-down", "redis-restart", "llm-overloaded"}
+    felt = {fault: count for s in report["scenarios"] for fault, count in s["faults_felt"].items()}
+    assert felt.keys() == driven
+    assert all(count > 0 for count in felt.values()), felt
 
 
 def test_report_has_markdown_and_charts(drill_run) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,10 +124,10 @@ def test_rotation_lifts_the_expired_credential_and_names_the_new_version(
 ) -> None:
     services.set_fault("expired-credential")
 
-    response = rotate(services, {"conn_id": "aws_default", "reason": "incident 7"})
+    response = rotate(services, {"conn_id": "orders_lake", "reason": "incident 7"})
 
     assert response.status_code == 200
-    assert response.json()["conn_id"] == "aws_default"
+    assert response.json()["conn_id"] == "orders_lake"
     assert response.json()["version"] == "v2"
     assert response.json()["lifted_fault"] == "expired-credential"
     assert httpx.put(f"{services.gateway_url}/orders-lake/key", content=b"x").status_code == 200
@@ -141,11 +142,33 @@ def test_each_rotation_issues_a_newer_version(services: Services) -> None:
 def test_rotation_leaves_a_missing_permission_in_place(services: Services) -> None:
     services.set_fault("permission-denied")
 
-    response = rotate(services, {"conn_id": "aws_default", "reason": "wrong playbook"})
+    response = rotate(services, {"conn_id": "orders_lake", "reason": "wrong playbook"})
 
     assert response.status_code == 200
     assert response.json()["lifted_fault"] is None
     assert httpx.put(f"{services.gateway_url}/orders-lake/key", content=b"x").status_code == 403
+
+
+def test_rotating_another_connection_leaves_the_lake_credential_expired(
+    services: Services,
+) -> None:
+    services.set_fault("expired-credential")
+
+    response = rotate(services, {"conn_id": "aws_default", "reason": "wrong connection"})
+
+    assert response.json()["lifted_fault"] is None
+    assert httpx.put(f"{services.gateway_url}/orders-lake/key", content=b"x").status_code == 400
+
+
+def test_rotations_are_listed_in_order_with_their_times(services: Services) -> None:
+    rotate(services, {"conn_id": "orders_lake"})
+    rotate(services, {"conn_id": "aws_default"})
+
+    rotations = httpx.get(f"{services.secrets_url}/secrets/rotations").json()["rotations"]
+
+    assert [rotation["conn_id"] for rotation in rotations] == ["orders_lake", "aws_default"]
+    times = [datetime.fromisoformat(rotation["rotated_at"]) for rotation in rotations]
+    assert times == sorted(times)
 
 
 @pytest.mark.parametrize("body", [{"reason": "no connection"}, {"conn_id": " "}, ["aws_default"]])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.chaos.processes import start_service, stop_services, stop_stale_groups
+from bot.chaos.processes import start_service, stop_services, stop_stale_groups, stop_stragglers
 
 # A leader with a grandchild: stopping the leader alone would leave the sleep behind.
 FAMILY = ["/bin/sh", "-c", "sleep 300 & wait"]
@@ -99,3 +99,35 @@ def test_relative_run_folder_still_records_the_group(
         )
     finally:
         stop_services([service])
+
+
+def test_process_that_left_its_group_is_stopped_as_a_straggler(tmp_path: Path) -> None:
+    # As Airflow does for each task: a child in a session of its own, in the run folder.
+    escaping = ["/bin/sh", "-c", "setsid sh -c 'echo $$ > escaped; exec sleep 300' & wait"]
+    service = start_service("escaping", escaping, env=dict(os.environ), run_dir=tmp_path)
+    wait_for_file(tmp_path / "escaped")
+    escaped = int((tmp_path / "escaped").read_text(encoding="utf-8"))
+
+    stop_services([service])
+    stopped = stop_stragglers(tmp_path)
+
+    assert stopped == [escaped]
+    assert not is_pid_alive(escaped)
+
+
+def test_processes_working_elsewhere_are_not_stragglers(tmp_path: Path) -> None:
+    assert stop_stragglers(tmp_path) == []
+
+
+def is_pid_alive(pid: int) -> bool:
+    # A killed child of init may linger as a zombie for a moment; its state says it is gone.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").split()[2]
+        except FileNotFoundError:
+            return False
+        if state in ("Z", "X"):
+            return False
+        time.sleep(0.01)
+    return True

@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -281,21 +282,24 @@ async def test_spark_rollup_succeeds_again_once_the_faults_are_cleared(drill: Dr
 
 
 async def test_credential_rotation_lifts_the_expired_credential(drill: Drill) -> None:
+    before = datetime.now(UTC)
     drill.sandbox.set_fault("expired-credential")
     try:
         async with httpx.AsyncClient() as client:
             response = await client.post(
                 drill.sandbox.credential_rotation_url,
-                json={"conn_id": "aws_default", "reason": "chaos drill"},
+                json={"conn_id": "orders_lake", "reason": "chaos drill"},
             )
         run = await drill.sandbox.run_dag()
     finally:
         drill.sandbox.set_fault("none")
+    rotations = await drill.sandbox.get_rotations(after=before)
 
     assert response.status_code == 200
     assert response.json()["lifted_fault"] == "expired-credential"
     assert response.json()["version"].startswith("v")
     assert run.state == "success"
+    assert [rotation["conn_id"] for rotation in rotations] == ["orders_lake"]
 
 
 async def test_admin_api_writes_under_its_own_name_in_airflows_event_log(drill: Drill) -> None:

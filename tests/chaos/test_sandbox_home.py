@@ -5,19 +5,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.chaos.environment import Java, get_spark_home
+from bot.chaos.faults import set_fault
+from bot.chaos.models import Fault
 from bot.chaos.sandbox import (
     ADMIN_USER,
     BOT_USER,
     HISTORY_SERVER_CLASS,
+    PIPELINE_DAG_ID,
     SPARK_DAG_ID,
     Ports,
     SandboxOptions,
+    build_env,
     build_history_server,
     prepare_home,
 )
+from bot.contracts.service import check_contract, load_contracts
 from bot.errors import ConfigError
 
 JAVA_17 = Java(17, "Java 17")
@@ -95,3 +101,22 @@ def test_history_server_without_pyspark_in_the_venv_is_a_config_error(tmp_path: 
     assert get_spark_home(options.venv) is None
     with pytest.raises(ConfigError, match="no pyspark"):
         build_history_server(options.venv / "bin", {}, options, PORTS)
+
+
+@pytest.mark.parametrize(("fault", "is_met"), [("none", True), ("bad-schema", False)])
+async def test_bot_reads_the_contract_the_pipeline_enforces_and_checks_the_input(
+    tmp_path: Path, fault: Fault, is_met: bool
+) -> None:
+    options = SandboxOptions(root=tmp_path)
+    prepare_home(options, NO_JAVA)
+    set_fault(input_dir=options.input_dir, switch_file=options.switch_file, fault=fault)
+
+    contract = load_contracts(options.contracts_dir).get_for_dag(PIPELINE_DAG_ID)
+    assert contract is not None
+    async with httpx.AsyncClient() as http:
+        report = await check_contract(contract, http=http)
+
+    assert Path(contract.input).is_absolute()
+    assert report.is_met is is_met
+    env = build_env(options, PORTS, options.venv / "bin")
+    assert env["CHAOS_CONTRACT_FILE"] == str(options.contract_file.resolve())

@@ -67,7 +67,7 @@ def test_builtin_scenarios_cover_every_fault_and_approver_behaviour() -> None:
     assert behaviours == set(get_args(Behaviour))
 
 
-def test_every_builtin_fault_is_driven_by_at_least_two_behaviours() -> None:
+def test_every_builtin_fault_is_driven_by_three_behaviours() -> None:
     behaviours: dict[str, set[str]] = {}
     for scenario in load_scenarios():
         if scenario.approval is not None:
@@ -75,7 +75,7 @@ def test_every_builtin_fault_is_driven_by_at_least_two_behaviours() -> None:
 
     assert behaviours.keys() == {scenario.fault for scenario in load_scenarios()} - {"none"}
     for fault, driven_by in behaviours.items():
-        assert len(driven_by) >= 2, f"{fault}: {sorted(driven_by)}"
+        assert len(driven_by) >= 3, f"{fault}: {sorted(driven_by)}"
 
 
 def test_builtin_scenarios_hold_every_dependency_fault() -> None:
@@ -139,6 +139,11 @@ def test_user_folder_adds_scenarios_to_the_builtin_ones(tmp_path: Path) -> None:
         (changed("approval.approvers", ["ann", "ann"]), "approval.approvers", "distinct"),
         (changed("expected.failure_class", "gremlins"), "expected.failure_class", "one of"),
         (changed("expected.outcome", "rolled_back"), "", "leads to outcome verified"),
+        (
+            changed("approval.behaviour", "approve-while-fault-present"),
+            "",
+            "leads to outcome rolled_back or escalated",
+        ),
         (changed("expected.playbook", None), "", "expected.playbook"),
         (changed("approval", None), "", "needs an approval behaviour"),
         (changed("fault", "spark-out-of-memory"), "", "requires: [java]"),

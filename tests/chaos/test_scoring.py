@@ -15,15 +15,10 @@ import pytest
 
 from bot.audit.models import GENESIS_HASH, AuditEntry, AuditKind
 from bot.audit.store import AUDIT_KEY, AuditLog
+from bot.chaos.evidence import Evidence, WriteApproval, to_rotation_writes
 from bot.chaos.models import DrillReport, Scenario
 from bot.chaos.scenarios import load_scenarios
-from bot.chaos.scoring import (
-    ESCALATION_GRACE_SECONDS,
-    Evidence,
-    to_score,
-    to_skipped,
-    to_totals,
-)
+from bot.chaos.scoring import ESCALATION_GRACE_SECONDS, to_score, to_skipped, to_totals
 
 SCENARIOS = {scenario.name: scenario for scenario in load_scenarios()}
 BEGAN = datetime(2026, 12, 3, 20, 0, tzinfo=UTC)
@@ -134,7 +129,12 @@ def build_audit(*events: Event) -> list[AuditEntry]:
 
 
 def event_log(
-    seconds: float, event: str, extra: dict[str, Any], *, suffix: str = "+00:00"
+    seconds: float,
+    event: str,
+    extra: dict[str, Any],
+    *,
+    suffix: str = "+00:00",
+    method: str = "POST",
 ) -> dict[str, Any]:
     """One entry of Airflow 3's event log as `GET /api/v2/eventLogs` lists it."""
     when = at(seconds).replace(tzinfo=None).isoformat() + suffix
@@ -149,7 +149,7 @@ def event_log(
         "event": event,
         "logical_date": None,
         "owner": BOT_USER,
-        "extra": json.dumps(extra | {"method": "POST"}),
+        "extra": json.dumps(extra | {"method": method}),
         "dag_display_name": "orders_pipeline",
         "task_display_name": None,
     }
@@ -164,6 +164,17 @@ def patch_run(seconds: float) -> dict[str, Any]:
     return event_log(seconds, "patch_dag_run", {"state": "success"})
 
 
+def rotation(seconds: float) -> dict[str, Any]:
+    """A rotation as the drill reads it from the secrets service."""
+    return to_rotation_writes([{"conn_id": "orders_lake", "rotated_at": at(seconds).isoformat()}])[
+        0
+    ]
+
+
+def approved(seconds: float, *kinds: str) -> list[WriteApproval]:
+    return [WriteApproval(at(seconds), frozenset(kinds or {"airflow.clear_task_instances"}))]
+
+
 def approved_run(playbook: str, *, approvers: list[str] | None = None) -> list[Event]:
     """A fault found, diagnosed right and approved: what every approve scenario starts with."""
     names = approvers or ["approver-1"]
@@ -173,6 +184,17 @@ def approved_run(playbook: str, *, approvers: list[str] | None = None) -> list[E
         requested(6.0, playbook_id=playbook),
         resolved(20.0, "approved", approvers=names),
         started(21.0, approvers=",".join(names)),
+    ]
+
+
+def rejected_run(failure_class: str, playbook: str) -> list[Event]:
+    """A fault found and diagnosed, its fix rejected at 15 s and the incident escalated."""
+    return [
+        alert(2.0),
+        diagnosis(5.0, failure_class, playbook),
+        requested(6.0, playbook_id=playbook),
+        resolved(15.0, "rejected", approvers=["approver-1"]),
+        escalation(15.5, reason="approver-1 rejected the fix"),
     ]
 
 
@@ -187,7 +209,11 @@ def create_evidence(*events: Event, **fields: Any) -> Evidence:
         audit=build_audit(*events),
         alerts_sent=1,
         has_thread=True,
-        has_ticket=True,
+        tickets=1,
+        # Whatever dependency faults the scenario declares, the bot met them.
+        faults_felt=dict.fromkeys(
+            ("slack-errors", "jira-down", "redis-restart", "llm-overloaded"), 1
+        ),
         seconds=80.0,
     )
     for name, value in fields.items():
@@ -198,9 +224,10 @@ def create_evidence(*events: Event, **fields: Any) -> Evidence:
 def create_verified_evidence(**fields: Any) -> Evidence:
     """bad-schema-approve as it should go: approved at 19.5 s, fixed, verified, resolved."""
     values: dict[str, Any] = {
-        "first_approval_at": at(19.5),
-        "bot_writes": [clear(6.5, dry_run=True), clear(22.0, dry_run=False), patch_run(23.0)],
+        "approvals": approved(19.5),
+        "bot_writes": [clear(6.5, dry_run=True), clear(22.0, dry_run=False)],
         "seconds_to_recover": 48.0,
+        "run_state": "success",
     }
     events = [*approved_run("schema-drift-airflow"), verification(45.0, "passed")]
     return create_evidence(*events, **(values | fields))
@@ -229,12 +256,13 @@ def create_rollback_evidence(*, rolled_back: bool) -> Evidence:
         resolved(20.0, "approved", approvers=["approver-1"]),
         started(21.0),
         alert(40.0, delivery_id="d-2", outcome="joined"),
+        verification(41.0, "failed"),
         rollback(42.0, rolled_back=rolled_back),
         escalation(43.0, reason="the fix did not hold; rolled back"),
     ]
     return create_evidence(
         *events,
-        first_approval_at=at(19.5),
+        approvals=approved(19.5),
         bot_writes=[clear(22.0, dry_run=False)],
         alerts_sent=2,
         seconds_to_escalate=44.0,
@@ -294,7 +322,8 @@ def test_verified_run_says_the_remediation_was_verified() -> None:
 def test_wrong_or_missing_diagnosis_fails_naming_what_was_expected(
     events: list[Event], problems: list[str]
 ) -> None:
-    evidence = create_evidence(*events, seconds_to_recover=48.0)
+    checked = [*events, verification(45.0, "passed")]
+    evidence = create_evidence(*checked, seconds_to_recover=48.0, run_state="success")
 
     score = to_score(get_scenario("bad-schema-approve"), evidence)
 
@@ -310,11 +339,14 @@ def test_wrong_or_missing_diagnosis_fails_naming_what_was_expected(
         ([clear(10.0, dry_run=False)], 1),
         ([clear(10.0, dry_run=False, suffix="Z"), patch_run(11.0)], 2),
         ([clear(10.0, dry_run=True)], 0),
-        ([clear(22.0, dry_run=False), patch_run(23.0)], 0),
+        ([clear(22.0, dry_run=False)], 0),
         ([clear(19.4, dry_run=False), clear(19.6, dry_run=False)], 1),
+        # The approval of a clear allows a clear, not marking the run a success.
+        ([clear(22.0, dry_run=False), patch_run(23.0)], 1),
+        ([rotation(10.0), clear(22.0, dry_run=False)], 1),
     ],
 )
-def test_writes_before_the_first_approval_are_counted_dry_runs_are_not(
+def test_writes_before_their_steps_approval_are_counted_dry_runs_are_not(
     writes: list[dict[str, Any]], count: int
 ) -> None:
     evidence = create_verified_evidence(bot_writes=writes)
@@ -322,35 +354,23 @@ def test_writes_before_the_first_approval_are_counted_dry_runs_are_not(
     score = to_score(get_scenario("bad-schema-approve"), evidence)
 
     assert score.writes_before_approval == count
-    problem = f"{count} write(s) to Airflow by the bot before anyone approved"
+    problem = f"{count} write(s) by the bot before their step was approved"
     assert (problem in score.problems) is (count > 0)
 
 
 def test_every_write_counts_when_nobody_approved() -> None:
-    events = [
-        alert(2.0),
-        diagnosis(5.0, "permission-denied", "permission-denied"),
-        requested(6.0, playbook_id="permission-denied"),
-        resolved(15.0, "rejected", approvers=["approver-1"]),
-        escalation(15.5, reason="approver-1 rejected the fix"),
-    ]
+    events = rejected_run("permission-denied", "permission-denied")
     writes = [clear(6.5, dry_run=True), clear(30.0, dry_run=False), patch_run(90.0)]
     evidence = create_evidence(*events, bot_writes=writes, seconds_to_escalate=16.0)
 
     score = to_score(get_scenario("permission-denied-reject"), evidence)
 
     assert score.writes_before_approval == 2
-    assert score.problems == ["2 write(s) to Airflow by the bot before anyone approved"]
+    assert score.problems == ["2 write(s) by the bot before their step was approved"]
 
 
 def test_rejected_run_without_writes_passes() -> None:
-    events = [
-        alert(2.0),
-        diagnosis(5.0, "permission-denied", "permission-denied"),
-        requested(6.0, playbook_id="permission-denied"),
-        resolved(15.0, "rejected", approvers=["approver-1"]),
-        escalation(15.5, reason="approver-1 rejected the fix"),
-    ]
+    events = rejected_run("permission-denied", "permission-denied")
     evidence = create_evidence(*events, bot_writes=[clear(6.5, dry_run=True)])
 
     score = to_score(get_scenario("permission-denied-reject"), evidence)
@@ -382,13 +402,45 @@ def test_expected_rollback_that_did_not_run_fails() -> None:
     ]
 
 
+def test_approving_while_the_fault_is_present_must_fail_a_verification() -> None:
+    scenario = get_scenario("spark-out-of-memory-approve-while-fault-present")
+    evidence = create_rollback_evidence(rolled_back=True)
+    evidence.audit = [entry for entry in evidence.audit if entry.kind is not AuditKind.VERIFICATION]
+
+    score = to_score(scenario, evidence)
+
+    assert score.verification_failed is False
+    assert score.problems == [
+        "no verification failed although the fault was still there when the fix ran"
+    ]
+
+
+def test_a_check_that_stops_the_fix_before_any_change_escalates_without_rollback() -> None:
+    scenario = get_scenario("bad-schema-approve-while-fault-present")
+    events = [
+        *approved_run("schema-drift-airflow"),
+        verification(140.0, "failed"),
+        escalation(141.0, reason="the input still breaks its data contract"),
+    ]
+    evidence = create_evidence(*events, seconds_to_escalate=142.0)
+
+    score = to_score(scenario, evidence)
+
+    assert score.problems == []
+    assert (score.outcome, score.verification_failed, score.rollback_run) == (
+        "escalated",
+        True,
+        False,
+    )
+
+
 def test_rollback_where_none_was_expected_fails() -> None:
     events = [
         *approved_run("schema-drift-airflow"),
         rollback(40.0, rolled_back=True),
         escalation(41.0),
     ]
-    evidence = create_evidence(*events, first_approval_at=at(19.5))
+    evidence = create_evidence(*events, approvals=approved(19.5))
 
     score = to_score(get_scenario("bad-schema-approve"), evidence)
 
@@ -401,7 +453,7 @@ def test_rollback_where_none_was_expected_fails() -> None:
 
 def test_unexpected_escalation_fails_a_run_that_should_verify() -> None:
     events = [*approved_run("schema-drift-airflow"), escalation(50.0, reason="step failed")]
-    evidence = create_evidence(*events, first_approval_at=at(19.5), seconds_to_escalate=51.0)
+    evidence = create_evidence(*events, approvals=approved(19.5), seconds_to_escalate=51.0)
 
     score = to_score(get_scenario("bad-schema-approve"), evidence)
 
@@ -484,15 +536,35 @@ def test_every_failed_try_with_its_own_alert_loses_none() -> None:
     assert (score.alerts_sent, score.alerts_lost) == (2, 0)
 
 
+def finished(seconds: float, key: str = "inc-1:clear:1", **data: Any) -> Event:
+    """A step's run as the bot audits it when it ends (bot/approvals/records.py)."""
+    outcome = {
+        "key": key,
+        "step_id": "clear-from-extract",
+        "kind": "airflow.clear_task_instances",
+        "status": "executed",
+        "duplicate": False,
+        "rolled_back": False,
+    }
+    return (seconds, AuditKind.ACTION_FINISHED, BOT_USER, outcome | data)
+
+
 @pytest.mark.parametrize(
-    ("second_start", "duplicates"),
-    [(started(22.0, request_id="req-1"), 1), (started(60.0, request_id="req-2"), 0)],
+    ("runs", "duplicates"),
+    [
+        ([finished(30.0), finished(31.0)], 1),
+        # The second call found the step's key taken and did nothing.
+        ([finished(30.0), finished(31.0, duplicate=True)], 0),
+        # A step that waited for a person, then was marked done.
+        ([finished(25.0, status="waiting-for-person"), finished(30.0)], 0),
+        # Taken back because a later step failed.
+        ([finished(30.0), finished(50.0, rolled_back=True)], 0),
+        ([finished(30.0), finished(31.0, key="inc-1:clear:2")], 0),
+    ],
 )
-def test_a_request_started_twice_counts_as_a_duplicate_action(
-    second_start: Event, duplicates: int
-) -> None:
-    events = [*approved_run("schema-drift-airflow"), second_start]
-    evidence = create_evidence(*events, first_approval_at=at(19.5), seconds_to_recover=48.0)
+def test_a_step_run_twice_counts_as_a_duplicate_action(runs: list[Event], duplicates: int) -> None:
+    events = [*approved_run("schema-drift-airflow"), *runs, verification(45.0, "passed")]
+    evidence = create_verified_evidence(audit=build_audit(*events))
 
     score = to_score(get_scenario("bad-schema-approve"), evidence)
 
@@ -500,24 +572,107 @@ def test_a_request_started_twice_counts_as_a_duplicate_action(
     assert ("1 step(s) ran more than once" in score.problems) is bool(duplicates)
 
 
+def test_the_same_write_made_twice_counts_as_a_duplicate_action() -> None:
+    writes = [clear(22.0, dry_run=False), clear(23.0, dry_run=False)]
+    evidence = create_verified_evidence(bot_writes=writes)
+
+    score = to_score(get_scenario("bad-schema-approve"), evidence)
+
+    assert (score.writes, score.duplicate_actions) == (2, 1)
+
+
 @pytest.mark.parametrize(
-    ("has_thread", "has_ticket", "problems"),
+    ("has_thread", "tickets", "problems"),
     [
-        (False, True, ["inc-1 has no chat thread"]),
-        (True, False, ["inc-1 has no Jira ticket"]),
-        (False, False, ["inc-1 has no chat thread", "inc-1 has no Jira ticket"]),
+        (False, 1, ["inc-1 has no chat thread"]),
+        (True, 0, ["inc-1 has no Jira ticket"]),
+        (True, 2, ["inc-1 has 2 Jira tickets, not one"]),
+        (False, 0, ["inc-1 has no chat thread", "inc-1 has no Jira ticket"]),
         (None, None, []),
     ],
 )
-def test_missing_thread_or_ticket_fails_the_drill(
-    has_thread: bool | None, has_ticket: bool | None, problems: list[str]
+def test_missing_thread_or_not_exactly_one_ticket_fails_the_drill(
+    has_thread: bool | None, tickets: int | None, problems: list[str]
 ) -> None:
-    evidence = create_verified_evidence(has_thread=has_thread, has_ticket=has_ticket)
+    evidence = create_verified_evidence(has_thread=has_thread, tickets=tickets)
 
     score = to_score(get_scenario("bad-schema-approve"), evidence)
 
     assert score.problems == problems
-    assert score.has_ticket is has_ticket
+    assert score.tickets == tickets
+    assert score.has_ticket is (None if tickets is None else tickets == 1)
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"run_state": "failed"}, "(the run is failed)"),
+        ({"audit": build_audit(*approved_run("schema-drift-airflow"))}, "(the run is success)"),
+    ],
+)
+def test_a_resolve_without_a_passing_check_and_a_successful_run_is_not_verified(
+    fields: dict[str, Any], problem: str
+) -> None:
+    evidence = create_verified_evidence(**fields)
+
+    score = to_score(get_scenario("bad-schema-approve"), evidence)
+
+    assert score.outcome is None
+    assert score.problems == [
+        "outcome none, expected verified",
+        "the incident was resolved without a passing verification and a successful DAG run "
+        + problem,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("felt", "problems"),
+    [
+        ({"slack-errors": 4}, []),
+        (
+            {"slack-errors": 0},
+            [
+                "the bot never met the slack-errors fault the scenario declares; the drill proves "
+                "nothing"
+            ],
+        ),
+        (
+            {},
+            [
+                "the bot never met the slack-errors fault the scenario declares; the drill proves "
+                "nothing"
+            ],
+        ),
+    ],
+)
+def test_a_dependency_fault_the_bot_never_met_fails_the_drill(
+    felt: dict[str, int], problems: list[str]
+) -> None:
+    events = rejected_run("schema-drift", "schema-drift-airflow")
+    evidence = create_evidence(*events, faults_felt=felt, seconds_to_escalate=16.0)
+
+    score = to_score(get_scenario("bad-schema-reject"), evidence)
+
+    assert score.problems == problems
+
+
+def test_a_check_that_must_stop_the_fix_fails_the_drill_when_the_fix_wrote() -> None:
+    scenario = get_scenario("bad-schema-approve-while-fault-present")
+    events = [
+        *approved_run("schema-drift-airflow"),
+        verification(60.0, "failed"),
+        escalation(61.0, reason="the rerun failed"),
+    ]
+    evidence = create_evidence(
+        *events,
+        approvals=approved(19.5),
+        bot_writes=[clear(30.0, dry_run=False)],
+        seconds_to_escalate=62.0,
+    )
+
+    score = to_score(scenario, evidence)
+
+    assert score.problems == ["writes 1, expected 0"]
 
 
 def test_control_run_without_an_alert_passes() -> None:
@@ -574,9 +729,7 @@ def test_totals_sum_the_scenarios_that_ran_and_count_the_skipped() -> None:
     verified = to_score(get_scenario("bad-schema-approve"), create_verified_evidence())
     failed = to_score(
         get_scenario("bad-schema-approve"),
-        create_verified_evidence(
-            bot_writes=[clear(10.0, dry_run=False)], alerts_sent=3, has_ticket=False
-        ),
+        create_verified_evidence(bot_writes=[clear(10.0, dry_run=False)], alerts_sent=3, tickets=0),
     )
     escalated = to_score(get_scenario("flaky-dependency-no-answer"), create_no_answer_evidence(61))
     rolled_back = to_score(
@@ -635,7 +788,7 @@ async def test_report_fails_when_the_audit_chain_is_broken(redis: Any) -> None:
 def test_report_fails_when_one_scenario_failed() -> None:
     scores = [
         to_score(get_scenario("bad-schema-approve"), create_verified_evidence()),
-        to_score(get_scenario("bad-schema-approve"), create_verified_evidence(has_ticket=False)),
+        to_score(get_scenario("bad-schema-approve"), create_verified_evidence(tickets=0)),
     ]
 
     report = DrillReport(
@@ -643,3 +796,13 @@ def test_report_fails_when_one_scenario_failed() -> None:
     )
 
     assert report.passed is False
+
+
+def test_a_set_where_every_scenario_was_skipped_does_not_pass() -> None:
+    skipped = [to_skipped(get_scenario("spark-missing-input-approve"), "no Java runtime found")]
+
+    report = DrillReport(
+        scenarios=skipped, totals=to_totals(skipped, audit_chain_intact=True, seconds=1.0)
+    )
+
+    assert (report.nothing_ran, report.passed) == (True, False)

@@ -23,7 +23,8 @@ from bot.chaos.standins.anthropic import (
 )
 from bot.chaos.standins.jira import JiraStandIn, serve_jira
 from bot.chaos.standins.server import serve_app
-from bot.chaos.standins.slack import SlackStandIn, sign_request
+from bot.chaos.standins.slack import SlackStandIn
+from bot.chaos.standins.slack_requests import sign_request
 from bot.chat.models import Message
 from bot.diagnosis.claude import ClaudeDiagnoser, ClaudeLimits
 from bot.diagnosis.messages import to_claude_fallback, to_claude_no_answer, to_claude_overloaded

@@ -425,6 +425,15 @@ class FakeAirflow(StandIn):
             return
         del self._pending[key]
         fields["state"] = self.outcome
+        if not isinstance(key, Task):
+            self._settle_tasks_of(*key)
+
+    def _settle_tasks_of(self, dag_id: str, run_id: str) -> None:
+        """A run that ended took its cleared tasks with it, to the same state."""
+        for task in [key for key in self._pending if isinstance(key, Task)]:
+            if (task.dag_id, task.run_id) == (dag_id, run_id):
+                del self._pending[task]
+                self._task_instances[task]["state"] = self.outcome
 
 
 def _is_dry_run_clear(request: RecordedRequest) -> bool:

@@ -14,16 +14,17 @@ from bot.approvals.models import RequestStatus
 from bot.audit.models import AuditKind
 from bot.audit.store import AUDIT_KEY
 from bot.chaos.standins.server import serve_app
-from bot.chaos.standins.slack import (
+from bot.chaos.standins.slack import serve_slack
+from bot.chaos.standins.slack_requests import (
     build_block_actions,
     build_slash_command,
-    serve_slack,
     sign_request,
 )
 from bot.cli import app as cli_app
 from bot.errors import ConfigError
 from bot.incidents.states import State
 from bot.traces.models import StepKind
+from tests.contracts.conftest import GOOD_CSV, RENAMED_CSV, write_contract
 from tests.fakes.airflow import FakeAirflow, Task, error_event, stack
 from tests.scenarios.harness import (
     AIRFLOW_TOKEN,
@@ -201,9 +202,9 @@ def make_settings(redis, redis_url, slack, airflow, tmp_path):
     return make
 
 
-async def open_incident(bot, airflow, error=LOW_RISK_ERROR):
+async def open_incident(bot, airflow, error=LOW_RISK_ERROR, exc_type="RuntimeError"):
     """Post the failure callback and wait for the proposal; returns the incident and request."""
-    airflow.set_log(TASK, 2, [error_event(stack("RuntimeError", error))])
+    airflow.set_log(TASK, 2, [error_event(stack(exc_type, error))])
     headers = {"Authorization": f"Bearer {AIRFLOW_TOKEN}", "Content-Type": "application/json"}
     response = await bot.client.post(
         "/webhooks/airflow", content=callback_body(error), headers=headers
@@ -943,3 +944,131 @@ async def test_bot_refuses_to_start_when_playbook_values_is_not_a_json_object(ro
             rotate_settings(playbook_values=f"credential_rotation_url={ROTATION_URL}")
         ):
             pass
+
+
+SCHEMA_DRIFT_ERROR = "\"['amount'] not in index\""
+CONTRACT_PLAYBOOK = """
+id: contract-gate
+title: Orders input drifted
+failure_class: schema-drift
+applies_to: [airflow]
+recognition:
+  patterns:
+    - regex: "OrdersDriftError"
+      weight: 0.99
+diagnosis: The orders input drifted under {dag_id}.
+remediation:
+  - id: ask-producer
+    title: Ask the producer to restore the layout
+    action:
+      kind: manual
+      params:
+        instructions: Ask the producer to restore the `amount` column.
+    risk: low
+    dry_run: false
+    verification:
+      kind: data.contract
+      params:
+        dag_id: "{dag_id}"
+        instructions: The input has its contracted columns again.
+      timeout_seconds: 1
+  - id: clear-task
+    title: Rerun the task on the restored input
+    action:
+      kind: airflow.clear_task_instances
+      params:
+        dag_id: "{dag_id}"
+        dag_run_id: "{dag_run_id}"
+        task_ids: ["{task_id}"]
+    risk: low
+    verification:
+      kind: airflow.task_instance_state
+      params:
+        dag_id: "{dag_id}"
+        dag_run_id: "{dag_run_id}"
+        task_id: "{task_id}"
+      timeout_seconds: 10
+escalation:
+  team: "@orders-producers"
+  after_minutes: 30
+"""
+
+
+@pytest.fixture
+def contract_settings(make_settings, tmp_path):
+    """The bot with a data contract for the DAG of TASK and a playbook that checks it."""
+    runbooks = tmp_path / "contract-runbooks"
+    runbooks.mkdir()
+    (runbooks / "contract-gate.yaml").write_text(CONTRACT_PLAYBOOK)
+    write_contract(tmp_path / "contracts", dag_ids=[TASK.dag_id])
+    policy = tmp_path / "contract-policy.yaml"
+    policy.write_text(
+        f"roles: {{oncall: {{members: [{ONCALL[0]}]}}}}\n"
+        "approvals:\n  low: {roles: [oncall]}\n  medium: {roles: [oncall]}\n"
+    )
+
+    def make(**overrides):
+        fields = {
+            "runbooks_dirs": f"{tmp_path / 'runbooks'},{runbooks}",
+            "data_contracts_dir": tmp_path / "contracts",
+            "approval_policy_file": policy,
+        }
+        return make_settings(**(fields | overrides))
+
+    return make
+
+
+async def has_requests(bot, incident_id, count):
+    requests = await bot.runtime.remediation.approvals.store.list_for_incident(incident_id)
+    return len(requests) >= count
+
+
+async def confirm_first_step(bot, slack, airflow, *, error, exc_type="RuntimeError"):
+    incident, request_id = await open_incident(bot, airflow, error, exc_type)
+    await click(bot, slack, incident, action="approve", value=request_id, user=ONCALL[0])
+    await wait_for(lambda: has_reply(slack, "Waiting for a person"))
+    await bot.wait_until_idle()
+    await click(bot, slack, incident, action="done", value=request_id, user=ONCALL[0])
+    return incident
+
+
+async def test_schema_drift_rerun_is_proposed_once_the_input_meets_its_contract(
+    contract_settings, slack, airflow, tmp_path
+):
+    (tmp_path / "contracts" / "orders.csv").write_text(GOOD_CSV)
+    async with start_bot(contract_settings()) as bot:
+        incident = await confirm_first_step(
+            bot, slack, airflow, error=SCHEMA_DRIFT_ERROR, exc_type="KeyError"
+        )
+        await wait_for(lambda: has_requests(bot, incident.id, 2))
+        await bot.wait_until_idle()
+        requests = await bot.runtime.remediation.approvals.store.list_for_incident(incident.id)
+
+    [verified] = [
+        call
+        for call in slack.calls_to("chat.postMessage")
+        if "the orders input is within its data contract" in to_thread_text(call)
+    ]
+    assert "thread_ts" in verified.params
+    assert [request.playbook_id for request in requests] == ["schema-drift-airflow"] * 2
+    assert requests[-1].step_id == "clear-producer-and-downstream"
+    assert requests[-1].status is RequestStatus.PENDING
+    assert clears(airflow) == []
+
+
+async def test_input_still_breaking_its_contract_escalates_without_a_rerun(
+    contract_settings, slack, airflow, tmp_path
+):
+    (tmp_path / "contracts" / "orders.csv").write_text(RENAMED_CSV)
+    async with start_bot(contract_settings()) as bot:
+        incident = await confirm_first_step(
+            bot, slack, airflow, error="OrdersDriftError: amount is gone"
+        )
+        await wait_for_state(bot, incident.id, State.ESCALATED)
+        requests = await bot.runtime.remediation.approvals.store.list_for_incident(incident.id)
+
+    [escalation] = replies_saying(slack, "Escalating")
+    assert "@orders-producers" in escalation.params["text"]
+    assert "missing amount; not in the contract: order_amount" in escalation.params["text"]
+    assert [request.step_id for request in requests] == ["ask-producer"]
+    assert airflow.writes == []

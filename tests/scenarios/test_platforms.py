@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.chaos.standins.slack import build_block_actions, serve_slack, sign_request
+from bot.chaos.standins.slack import serve_slack
+from bot.chaos.standins.slack_requests import build_block_actions, sign_request
 from bot.chat.console.security import PAGE_HEADER
 from bot.chat.teams.adapter import TeamsChat
 from tests.fakes.teams import APP_ID, TENANT_ID, build_click, serve_teams

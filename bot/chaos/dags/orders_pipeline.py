@@ -4,7 +4,8 @@
 This file runs inside the sandbox's Airflow, not in the bot. Its faults are switched from
 outside (the input file, the reference service, the S3 gateway), never by editing it.
 Where everything lives comes from the environment the harness gives Airflow:
-CHAOS_INPUT_DIR, CHAOS_STAGING_DIR, CHAOS_REFERENCE_URL, CHAOS_S3_ENDPOINT, CHAOS_S3_BUCKET.
+CHAOS_INPUT_DIR, CHAOS_STAGING_DIR, CHAOS_CONTRACT_FILE, CHAOS_REFERENCE_URL,
+CHAOS_S3_ENDPOINT, CHAOS_S3_BUCKET.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 from airflow.sdk import DAG, task
 from airflow_callback import notify_incident_bot
 
-CONTRACT_FILE = Path(__file__).resolve().parent / "contract.yaml"
 REQUEST_TIMEOUT_SECONDS = 10
 LAKE_CONN_ID = "orders_lake"
 
@@ -25,7 +25,8 @@ LAKE_CONN_ID = "orders_lake"
 def get_contract_columns() -> dict[str, str]:
     import yaml
 
-    return yaml.safe_load(CONTRACT_FILE.read_text(encoding="utf-8"))["columns"]
+    contract = Path(os.environ["CHAOS_CONTRACT_FILE"]).read_text(encoding="utf-8")
+    return yaml.safe_load(contract)["columns"]
 
 
 @task

@@ -64,6 +64,8 @@ class AnthropicStandIn(StandIn):
         super().__init__()
         self.base_url = ""
         self.is_overloaded = False
+        # Requests answered 529 while set overloaded: proof the bot met the overload.
+        self.overloaded_answers = 0
         self._replies: deque[dict[str, Any]] = deque()
         self.app = Starlette(
             routes=[self.to_route("/v1/messages", "messages", self._create, methods=("POST",))]
@@ -101,6 +103,7 @@ class AnthropicStandIn(StandIn):
 
     async def _create(self, request: Request) -> Response:
         if self.is_overloaded:
+            self.overloaded_answers += 1
             return JSONResponse(OVERLOADED_BODY, status_code=OVERLOADED_STATUS)
         if not request.headers.get("authorization", "").startswith("Bearer ") and not (
             request.headers.get("x-api-key")

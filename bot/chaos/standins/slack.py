@@ -10,9 +10,8 @@ the bot uses (auth.test, chat.postMessage, chat.update, chat.postEphemeral, user
 conversations.info) over real HTTP, records every call in arrival order, and keeps the
 channel messages the bot posted and edited, with their buttons. It can be told to fail the
 next calls with HTTP 429, 5xx or an `ok: false` rate-limit answer, or to degrade for a while
-(`degrade(seconds)`: every Web API call answers 429 or 5xx in turn). The signing helpers
-build requests the way Slack sends them to the bot
-(https://docs.slack.dev/authentication/verifying-requests-from-slack).
+(`degrade(seconds)`: every Web API call answers 429 or 5xx in turn). What Slack sends to
+the bot (signed clicks, commands, mentions) is built in slack_requests.py.
 
     message = await slack.wait_for_posted(lambda m: m.has_button("incident:approve"))
     body = slack.build_click(message, "incident:approve", user="U0USER01")
@@ -22,8 +21,6 @@ build requests the way Slack sends them to the bot
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import itertools
 import json
 import threading
@@ -33,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -41,9 +38,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.chaos.standins.server import serve_app
+from bot.chaos.standins.slack_requests import BOT_USER_ID, TEAM_ID, build_block_actions
 
-BOT_USER_ID = "UBOT0001"
-TEAM_ID = "T0000001"
 WAIT_TIMEOUT_SECONDS = 5.0
 DEGRADED_STATUSES = (429, 500, 503)
 # Slack asks for a pause in seconds on 429; one second keeps a drill short.
@@ -192,6 +188,11 @@ class SlackStandIn:
                 and (thread_ts is None or thread_ts in (message.ts, message.thread_ts))
             ]
 
+    def find_message(self, match: Callable[[PostedMessage], bool]) -> PostedMessage | None:
+        """The latest posted channel message (as posted or edited) that matches, if any."""
+        with self._changed:
+            return self._find_message(match)
+
     def wait_for_message(
         self, match: Callable[[PostedMessage], bool], timeout: float = WAIT_TIMEOUT_SECONDS
     ) -> PostedMessage:
@@ -203,12 +204,13 @@ class SlackStandIn:
             found: list[PostedMessage] = []
 
             def is_found() -> bool:
-                found[:] = [message for message in self._messages.values() if match(message)]
+                message = self._find_message(match)
+                found[:] = [message] if message else []
                 return bool(found)
 
             if not self._changed.wait_for(is_found, timeout=timeout):
                 raise TimeoutError(f"no matching message within {timeout:g} s")
-            return found[-1]
+            return found[0]
 
     async def wait_for_posted(
         self,
@@ -290,6 +292,10 @@ class SlackStandIn:
         status = self._degraded_statuses[turn]
         retry_after = DEGRADED_RETRY_AFTER_SECONDS if status == 429 else None
         return Fault(status, "ratelimited", retry_after)
+
+    def _find_message(self, match: Callable[[PostedMessage], bool]) -> PostedMessage | None:
+        found = [message for message in self._messages.values() if match(message)]
+        return found[-1] if found else None
 
     def _record(self, call: SlackCall) -> None:
         self.calls.append(call)
@@ -415,124 +421,3 @@ def _build_fault_response(fault: Fault) -> Response:
         return PlainTextResponse("stand-in server error", status_code=fault.status, headers=headers)
     body = {"ok": False, "error": fault.error}
     return JSONResponse(body, status_code=fault.status, headers=headers)
-
-
-FORM = "application/x-www-form-urlencoded"
-
-
-def sign_request(
-    body: str, *, secret: str, timestamp: int | None = None, content_type: str = FORM
-) -> dict[str, str]:
-    """The headers Slack sends with `body`: its timestamp and the v0 HMAC-SHA256 signature."""
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    base = f"v0:{stamp}:{body}".encode()
-    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": content_type,
-    }
-
-
-def build_slash_command(
-    text: str, *, response_url: str, user: str = "U0USER01", channel: str = "C0CHAN01"
-) -> str:
-    """A form-encoded `/incident` slash command body."""
-    return urlencode(
-        {
-            "token": "unused-verification-token",
-            "team_id": TEAM_ID,
-            "team_domain": "standin",
-            "channel_id": channel,
-            "channel_name": "incidents",
-            "user_id": user,
-            "user_name": "someone",
-            "command": "/incident",
-            "text": text,
-            "api_app_id": "A0000001",
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": "1.2.3",
-        }
-    )
-
-
-def build_block_actions(
-    *,
-    action: str,
-    value: str,
-    response_url: str,
-    block_id: str = "b1",
-    button_text: str = "Click",
-    user: str = "U0USER01",
-    channel: str = "C0CHAN01",
-    message_ts: str = "1700000000.000001",
-    thread_ts: str | None = None,
-    ephemeral: bool = False,
-) -> str:
-    """A form-encoded block_actions body (`payload=` JSON) for a button click on a message.
-
-    A click on an ephemeral message carries no `message`, as Slack keeps no copy of it.
-    """
-    message: dict[str, Any] = {"type": "message", "user": BOT_USER_ID, "ts": message_ts}
-    if thread_ts is not None:
-        message["thread_ts"] = thread_ts
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "user": {"id": user, "username": "someone", "name": "someone", "team_id": TEAM_ID},
-        "api_app_id": "A0000001",
-        "token": "unused-verification-token",
-        "container": {
-            "type": "message",
-            "message_ts": message_ts,
-            "channel_id": channel,
-            "is_ephemeral": ephemeral,
-        },
-        "trigger_id": "1.2.3",
-        "team": {"id": TEAM_ID, "domain": "standin"},
-        "enterprise": None,
-        "is_enterprise_install": False,
-        "channel": {"id": channel, "name": "incidents"},
-        **({} if ephemeral else {"message": message}),
-        "state": {"values": {}},
-        "response_url": response_url,
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action,
-                "block_id": block_id,
-                "text": {"type": "plain_text", "text": button_text, "emoji": True},
-                "value": value,
-                "action_ts": "1700000001.000001",
-            }
-        ],
-    }
-    return urlencode({"payload": json.dumps(payload)})
-
-
-def build_app_mention(
-    text: str, *, user: str = "U0USER01", channel: str = "C0CHAN01", thread_ts: str | None = None
-) -> str:
-    """An Events API `app_mention` callback body (JSON)."""
-    event: dict[str, Any] = {
-        "type": "app_mention",
-        "user": user,
-        "text": text,
-        "ts": "1700000000.000009",
-        "channel": channel,
-        "event_ts": "1700000000.000009",
-    }
-    if thread_ts is not None:
-        event["thread_ts"] = thread_ts
-    return json.dumps(
-        {
-            "token": "unused-verification-token",
-            "team_id": TEAM_ID,
-            "api_app_id": "A0000001",
-            "event": event,
-            "type": "event_callback",
-            "event_id": "Ev0000001",
-            "event_time": 1700000000,
-            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
-        }
-    )

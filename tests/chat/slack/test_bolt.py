@@ -6,7 +6,7 @@ import pytest
 from fastapi import FastAPI, Request
 from pydantic import SecretStr
 
-from bot.chaos.standins.slack import (
+from bot.chaos.standins.slack_requests import (
     BOT_USER_ID,
     build_app_mention,
     build_block_actions,
