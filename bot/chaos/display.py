@@ -230,7 +230,7 @@ def to_totals(totals: Totals) -> list[list[str]]:
         ["faults detected", messages.to_ratio(totals.detected, totals.faults)],
         ["failure class right", messages.to_ratio(totals.class_right, totals.faults)],
         ["playbook right", messages.to_ratio(totals.playbook_right, totals.faults)],
-        ["writes to Airflow before approval", str(totals.writes_before_approval)],
+        ["writes before approval (Airflow, secrets)", str(totals.writes_before_approval)],
         ["remediations verified", str(totals.verified)],
         [
             "rollbacks run",

@@ -95,7 +95,7 @@ def test_markdown_summary_gives_the_verdict_totals_and_audit_chain() -> None:
 
     assert "**FAILED**. Chaos drills: 3 passed, 1 failed, 1 skipped." in markdown
     assert "| faults detected | 3/3 |" in markdown
-    assert "| writes to Airflow before approval | 1 |" in markdown
+    assert "| writes before approval (Airflow, secrets) | 1 |" in markdown
     assert "| rollbacks run | 0 (expected 1) |" in markdown
     assert "| alerts lost / sent | 1/4 |" in markdown
     assert "| audit chain | intact |" in markdown
