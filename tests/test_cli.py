@@ -3,23 +3,18 @@
 import asyncio
 import os
 import signal
-import socket
 import sys
 
 import httpx
 import pytest
+
+from bot.chaos.ports import get_free_ports
 
 CONSOLE_LINE = "incident-bot console:"
 STARTUP_LIMIT_SECONDS = 30
 EXIT_LIMIT_SECONDS = 15
 # Below uvicorn's 5 s graceful-shutdown limit: the stream must end because serve closed it.
 STREAM_END_LIMIT_SECONDS = 3
-
-
-def get_free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build_env(tmp_path, **extra):
@@ -76,7 +71,7 @@ async def wait_until_healthy(client, process):
 
 @pytest.fixture
 async def served(tmp_path):
-    port = get_free_port()
+    [port] = get_free_ports(1)
     process = await start_cli(tmp_path, "serve", "--port", str(port))
     stderr = StderrReader(process)
     try:

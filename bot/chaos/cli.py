@@ -130,8 +130,8 @@ def print_dry_run(scenarios: list[Scenario]) -> None:
 def get_report(scenarios: list[Scenario], *, root: Path | None, live: bool) -> DrillReport:
     """Run the drills with progress on stderr; stdout stays for the table or the JSON."""
     # Imported here so the scenario commands work without the runner's dependencies.
-    from bot.chaos.drill import DrillOptions
     from bot.chaos.drills import run_drills
+    from bot.chaos.harness import DrillOptions
 
     options = DrillOptions() if root is None else DrillOptions(root=root)
     console = Console(stderr=True)

@@ -16,7 +16,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -28,15 +27,11 @@ from bot.audit.models import AuditEntry, AuditKind
 from bot.chaos import messages
 from bot.chaos.airflow_api import SandboxApiError
 from bot.chaos.evidence import Evidence, WriteApproval, to_rotation_writes
+from bot.chaos.harness import CHANNEL, DrillContext, DrillOptions, to_slack_user
 from bot.chaos.models import Scenario, ScenarioScore
-from bot.chaos.progress import DrillProgress
-from bot.chaos.redis_server import RedisServer
-from bot.chaos.sandbox import Sandbox
 from bot.chaos.scoring import to_score
-from bot.chaos.standins.anthropic import AnthropicStandIn
-from bot.chaos.standins.jira import JiraStandIn
-from bot.chaos.standins.slack import PostedMessage, SlackStandIn
-from bot.chaos.standins.slack_requests import build_slash_command, sign_request
+from bot.chaos.standins.slack import PostedMessage
+from bot.chaos.standins.slack_requests import build_slash_command
 from bot.errors import BotError, ConfigError
 from bot.incidents.states import State
 from bot.runbooks.catalogue import Catalogue
@@ -45,77 +40,11 @@ from bot.tickets.models import to_incident_label
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "data-incidents"
 POLL_SECONDS = 0.2
 ACTION_PREFIX = "incident."
 # What ends a drill early but lets the next one run: the bot or the sandbox misbehaved.
 DRILL_ERRORS = (BotError, httpx.HTTPError, TimeoutError)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class DrillOptions:
-    """Where the drills keep their sandbox and how long they give each part."""
-
-    root: Path = Path("var/chaos")
-    # How long an approval request stays open before it expires and the incident escalates.
-    approval_window_seconds: float = 20.0
-    scenario_timeout_seconds: float = 240.0
-    # How long a control run is watched, after it succeeded, for an incident it must not open.
-    quiet_seconds: float = 5.0
-    slack_errors_seconds: float = 12.0
-    # After the drill: for the last alerts, the ticket, a vote and the closing resolve.
-    alert_wait_seconds: float = 30.0
-    ticket_wait_seconds: float = 90.0
-    click_wait_seconds: float = 15.0
-    close_wait_seconds: float = 30.0
-
-
-@dataclass
-class StandIns:
-    """Slack, Jira and the Messages API as the bot meets them during the drills."""
-
-    slack: SlackStandIn
-    jira: JiraStandIn
-    llm: AnthropicStandIn
-
-
-@dataclass
-class DrillBot:
-    """The bot under drill: its runtime (read to score, never to act) and its address."""
-
-    runtime: Runtime
-    base_url: str
-    signing_secret: str = field(repr=False)
-    client: httpx.AsyncClient
-
-    async def send_to_slack_endpoint(self, body: str) -> None:
-        """Post a body signed as Slack signs it (a button click, a slash command) to the bot.
-
-        Raises ConfigError when the bot refuses it.
-        """
-        headers = sign_request(body, secret=self.signing_secret)
-        response = await self.client.post("/slack/events", content=body, headers=headers)
-        logger.info("chaos request to /slack/events: %d", response.status_code)
-        if response.status_code != 200:
-            raise ConfigError(messages.to_click_refused(response.status_code, response.text))
-
-
-@dataclass
-class DrillContext:
-    """What every drill of a run shares: the sandbox, the bot and its dependencies."""
-
-    options: DrillOptions
-    sandbox: Sandbox
-    bot: DrillBot
-    stand_ins: StandIns
-    redis_server: RedisServer
-    progress: DrillProgress
-
-
-def to_slack_user(approver: str) -> str:
-    """The Slack user id a scripted approver clicks as: approver-1 is UAPPROVER1."""
-    return "U" + "".join(char for char in approver.upper() if char.isalnum())
 
 
 @dataclass
@@ -129,6 +58,7 @@ class Drill:
     # The audit log's length when the drill began: its later entries may be this drill's.
     audit_cursor: int = field(default=0, init=False)
     counters_at_start: dict[str, int] = field(default_factory=dict, init=False)
+    requests_seen: int = field(default=0, init=False)
 
     @property
     def options(self) -> DrillOptions:
@@ -284,8 +214,8 @@ class Drill:
         """Answer one approval request as the scenario's behaviour says."""
         approval = self.scenario.approval
         behaviour = approval.behaviour if approval else "no-answer"
-        self.evidence.requests_seen += 1
-        if "redis-restart" in self.scenario.dependency_faults and self.evidence.requests_seen == 1:
+        self.requests_seen += 1
+        if "redis-restart" in self.scenario.dependency_faults and self.requests_seen == 1:
             self.step(messages.to_restarting_redis())
             await self.context.redis_server.restart()
         if behaviour == "no-answer":

@@ -19,7 +19,7 @@ import secrets
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, closing, contextmanager
 from pathlib import Path
 
 import httpx
@@ -29,9 +29,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from bot.app import create_app
 from bot.chaos import messages
-from bot.chaos.drill import (
+from bot.chaos.drill import Drill
+from bot.chaos.harness import (
     CHANNEL,
-    Drill,
     DrillBot,
     DrillContext,
     DrillOptions,
@@ -39,9 +39,11 @@ from bot.chaos.drill import (
     to_slack_user,
 )
 from bot.chaos.models import DrillReport, Scenario, ScenarioScore
+from bot.chaos.ports import HOST, bind_loopback
 from bot.chaos.progress import DrillProgress
 from bot.chaos.redis_server import RedisServer, open_redis_server
-from bot.chaos.sandbox import Sandbox, SandboxOptions, open_sandbox
+from bot.chaos.sandbox import Sandbox, open_sandbox
+from bot.chaos.sandbox_home import SandboxOptions
 from bot.chaos.scoring import to_skipped, to_totals
 from bot.chaos.standins.anthropic import serve_anthropic
 from bot.chaos.standins.jira import serve_jira
@@ -52,7 +54,6 @@ from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
 ONCALL_GROUP = "@data-oncall"
 BOT_START_SECONDS = 60.0
 
@@ -83,7 +84,7 @@ async def run_drills(
     started = time.monotonic()
     token = secrets.token_urlsafe(24)
     # Bound now, served once the sandbox is up: the failure callback's address is fixed.
-    with bind_loopback() as bot_socket, open_stand_ins() as stand_ins:
+    with closing(bind_loopback()) as bot_socket, open_stand_ins() as stand_ins:
         port = int(bot_socket.getsockname()[1])
         sandbox_options = SandboxOptions(
             root=options.root, incident_bot_url=f"http://{HOST}:{port}", incident_bot_token=token
@@ -125,17 +126,6 @@ def get_skip_reason(scenario: Scenario, sandbox: Sandbox) -> str | None:
     if "java" in scenario.requires and not sandbox.java.is_usable:
         return messages.to_java_missing(sandbox.java.reason)
     return None
-
-
-@contextmanager
-def bind_loopback() -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    try:
-        yield sock
-    finally:
-        sock.close()
 
 
 @contextmanager
@@ -238,7 +228,6 @@ async def open_drill_bot(settings: Settings, sock: socket.socket) -> AsyncIterat
             async with httpx.AsyncClient(base_url=settings.base_url, timeout=30.0) as client:
                 yield DrillBot(
                     runtime=runtime,
-                    base_url=settings.base_url,
                     signing_secret=settings.slack_signing_secret.get_secret_value(),
                     client=client,
                 )

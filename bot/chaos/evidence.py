@@ -55,7 +55,6 @@ class Evidence:
     seconds_to_recover: float | None = None
     seconds_to_escalate: float | None = None
     approvals: list[WriteApproval] = field(default_factory=list)
-    requests_seen: int = 0
     # The drill's audit entries: its incident's, and the alerts of its DAG run.
     audit: list[AuditEntry] = field(default_factory=list)
     alerts_sent: int = 0

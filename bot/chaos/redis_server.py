@@ -25,8 +25,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.chaos import messages
+from bot.chaos.ports import HOST, get_free_ports
 from bot.chaos.processes import Service, start_service, stop_services, stop_stale_groups
-from bot.chaos.sandbox import HOST, get_free_port
 from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class RedisServer:
 async def open_redis_server(folder: Path) -> AsyncIterator[RedisServer]:
     """Start a fresh Redis in `folder` (its old data removed) and stop it on the way out."""
     await asyncio.to_thread(clear_folder, folder)
-    server = RedisServer(folder=folder, port=get_free_port())
+    server = RedisServer(folder=folder, port=get_free_ports(1)[0])
     await asyncio.to_thread(server.start)
     try:
         await server.wait_until_ready()

@@ -8,8 +8,8 @@ from redis.asyncio import Redis
 
 from bot.approvals.models import Risk
 from bot.approvals.policy import load_policy
-from bot.chaos.drill import DrillOptions, to_slack_user
 from bot.chaos.drills import write_policy
+from bot.chaos.harness import DrillOptions, to_slack_user
 from bot.chaos.redis_server import open_redis_server
 from bot.chaos.scenarios import BUILTIN_DIR, get_scenarios
 from bot.chat.port import ButtonClick

@@ -28,13 +28,8 @@ from bot.alerts.airflow import parse
 from bot.alerts.models import Alert
 from bot.chaos.environment import get_java
 from bot.chaos.models import Fault
-from bot.chaos.sandbox import (
-    PIPELINE_DAG_ID,
-    SPARK_DAG_ID,
-    Sandbox,
-    SandboxOptions,
-    open_sandbox,
-)
+from bot.chaos.sandbox import Sandbox, open_sandbox
+from bot.chaos.sandbox_home import PIPELINE_DAG_ID, SPARK_DAG_ID, SandboxOptions
 from bot.chaos.standins.server import serve_app
 from bot.diagnosis.collectors.airflow import AirflowCollector
 from bot.diagnosis.collectors.airflow_api import AirflowApi

@@ -11,7 +11,7 @@ import pytest
 from bot.chaos.environment import Java, get_spark_home
 from bot.chaos.faults import set_fault
 from bot.chaos.models import Fault
-from bot.chaos.sandbox import (
+from bot.chaos.sandbox_home import (
     ADMIN_USER,
     BOT_USER,
     HISTORY_SERVER_CLASS,

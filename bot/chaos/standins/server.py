@@ -28,6 +28,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from bot.chaos.ports import bind_loopback
+
 STARTUP_TIMEOUT_SECONDS = 10.0
 
 
@@ -57,9 +59,7 @@ def serve_app(app: ASGIApp, *, host: str = "127.0.0.1") -> Iterator[str]:
     Raises RuntimeError when the server does not start. On exit, requests still in flight
     (a stand-in told to hang) are cancelled rather than waited for.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
+    sock = bind_loopback(host)
     port = sock.getsockname()[1]
     # log_config=None leaves logging to the caller (pytest, the drill's CLI) instead of
     # installing uvicorn's handlers.
